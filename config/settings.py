@@ -1,0 +1,126 @@
+"""The one settings object of Credence.
+
+Every knob is an environment variable with the ``CREDENCE_`` prefix (``CREDENCE_KAFKA``,
+``CREDENCE_REDIS``, ...); ``credence --help`` lists them with their defaults. The object is frozen:
+code that needs a variation builds a new one with ``settings.model_copy(update=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "get_settings", "default_home"]
+
+_HOSTPORT = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
+
+
+def default_home() -> Path:
+    """Where the local stack keeps data and logs: ``$XDG_STATE_HOME/credence`` or ``~/.credence``."""
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return Path(xdg) / "credence" if xdg else Path.home() / ".credence"
+
+
+class SettingsError(ValueError):
+    """A setting from the environment does not parse; the message is one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDENCE_", frozen=True, extra="ignore")
+
+    # --- where things are (CONTRACT.md section 3) ---
+    kafka: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    redis: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
+    topic_prefix: str = Field("", description="prefix of every topic name")
+    key_prefix: str = Field("credence", description="prefix of every Redis key")
+    home: Path = Field(default_factory=default_home, description="state directory of the stack")
+
+    # --- local stack ---
+    kafka_heap: str = Field("512m", description="JVM heap of the stack's broker")
+
+    # --- topics ---
+    partitions: int = Field(6, ge=1, le=1000, description="partitions of each input topic")
+
+    # --- worker ---
+    worker_id: str = Field("credence", description="faust app id (consumer group)")
+    web_port: int = Field(6066, ge=1, le=65535, description="worker port for /metrics, /health")
+    batch_size: int = Field(2000, ge=1, description="max events per micro-batch")
+    batch_wait: float = Field(0.05, gt=0, description="seconds to wait to fill a micro-batch")
+    stall_seconds: float = Field(30.0, gt=0, description="/health fails after this long stalled")
+    snapshot_seconds: float = Field(10.0, gt=0, description="detection state snapshot interval")
+
+    # --- event time ---
+    tick_seconds: int = Field(60, ge=1, description="event-time tick at which detectors decide")
+    lateness_seconds: int = Field(60, ge=0, description="allowed out-of-orderness of event time")
+    idle_seconds: float = Field(2.0, gt=0, description="an input partition idle this long "
+                                "(wall clock) stops holding back the watermark")
+    max_event_bytes: int = Field(65536, ge=256, description="larger values are dead letters")
+
+    # --- detection and scoring policy ---
+    blacklist_threshold: float = Field(0.8, gt=0, le=1, description="suspicion that blacklists")
+    blacklist_release: float = Field(0.3, ge=0, lt=1, description="suspicion below which an "
+                                     "automatic blacklist entry is removed (hysteresis)")
+    alert_cooldown_seconds: int = Field(6 * 3600, ge=0, description="one alert per seller and "
+                                        "detector in this much event time, unless it escalates")
+    score_step: int = Field(5, ge=1, description="publish a score that moved this many points")
+    score_interval_seconds: int = Field(24 * 3600, ge=1, description="else publish at most "
+                                        "once per this much event time")
+
+    @field_validator("kafka")
+    @classmethod
+    def _kafka(cls, v: str) -> str:
+        parts = [p.strip() for p in v.split(",")]
+        if not parts or not all(_HOSTPORT.match(p) for p in parts):
+            raise ValueError(f"expected host:port[,host:port], got {v!r}")
+        return ",".join(parts)
+
+    @field_validator("redis")
+    @classmethod
+    def _redis(cls, v: str) -> str:
+        u = urlparse(v)
+        if u.scheme not in ("redis", "rediss", "unix") or not (u.hostname or u.path):
+            raise ValueError(f"expected a redis://host:port/db URL, got {v!r}")
+        return v
+
+    @field_validator("topic_prefix", "key_prefix", "worker_id")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if v and not re.fullmatch(r"[A-Za-z0-9._-]+", v):
+            raise ValueError(f"only letters, digits, '.', '_' and '-' are allowed, got {v!r}")
+        return v
+
+    # --- derived ---
+    def topic(self, name: str) -> str:
+        """The full name of a contract topic (`orders`, `alerts`, ...) with the prefix."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def kafka_url(self) -> str:
+        """The faust broker URL of the bootstrap servers (``kafka://`` driver: aiokafka)."""
+        return ";".join(f"kafka://{hp}" for hp in self.kafka.split(","))
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(x) for x in first["loc"]) or "settings"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"CREDENCE_{field.upper()}: {msg}"
+
+
+def load(**overrides: object) -> Settings:
+    """Read settings from the environment, raising `SettingsError` with a one-line reason."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(_one_line(err)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load()

@@ -1,0 +1,89 @@
+"""The topics of Credence: the contract's (CONTRACT.md sections 1-3) and one internal topic.
+
+`create_topics` is idempotent: it creates what is missing, leaves what exists, and reports which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from config.settings import Settings
+
+__all__ = ["TopicSpec", "topic_specs", "create_topics", "SEQUENCED", "TopicError"]
+
+Cleanup = Literal["delete", "compact"]
+
+# Stage A (parallel, per input partition) forwards validated events here for stage B, the single
+# detection stage that needs a global, totally ordered view (see streams/app.py).
+SEQUENCED = "credence-sequenced"
+
+
+class TopicError(RuntimeError):
+    """Kafka refused or could not be reached; the message is one line."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    cleanup: Cleanup = "delete"
+    config: dict[str, str] = field(default_factory=dict)
+
+    def kafka_config(self) -> dict[str, str]:
+        cfg = {"cleanup.policy": self.cleanup, **self.config}
+        if self.cleanup == "compact":
+            # Keep the latest entry per key promptly visible to new readers of the table.
+            cfg.setdefault("min.cleanable.dirty.ratio", "0.1")
+            cfg.setdefault("segment.ms", str(6 * 3600 * 1000))
+        return cfg
+
+
+def topic_specs(settings: Settings, partitions: int | None = None) -> list[TopicSpec]:
+    n = partitions or settings.partitions
+    t = settings.topic
+    return [
+        TopicSpec(t("orders"), n),
+        TopicSpec(t("reviews"), n),
+        TopicSpec(t("records"), n),
+        TopicSpec(t("decisions"), n),
+        TopicSpec(t("alerts"), n),
+        TopicSpec(t("blacklist"), n, "compact"),
+        TopicSpec(t("credit-scores"), n, "compact"),
+        TopicSpec(t("dead-letters"), n),
+        # One partition is the point: a total order for the detection stage. A day of retention
+        # covers any restart from the last detection snapshot (CREDENCE_SNAPSHOT_SECONDS).
+        TopicSpec(t(SEQUENCED), 1, config={"retention.ms": str(24 * 3600 * 1000),
+                                           "max.message.bytes": str(8 * 1024 * 1024)}),
+    ]
+
+
+def create_topics(settings: Settings, partitions: int | None = None,
+                  timeout: float = 15.0) -> dict[str, str]:
+    """Create the missing topics; return ``{name: "created" | "exists"}``."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from credence.kafka import kafka_config
+
+    admin = AdminClient(kafka_config(settings))
+    specs = topic_specs(settings, partitions)
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as e:
+        raise TopicError(f"Kafka at {settings.kafka} does not answer: {e.args[0].str()}") from None
+    result = {s.name: "exists" for s in specs if s.name in existing}
+    todo = [NewTopic(s.name, num_partitions=s.partitions, replication_factor=-1,
+                     config=s.kafka_config()) for s in specs if s.name not in existing]
+    if todo:
+        for name, fut in admin.create_topics(todo, request_timeout=timeout).items():
+            try:
+                fut.result()
+                result[name] = "created"
+            except KafkaException as e:
+                err = e.args[0]
+                if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    result[name] = "exists"
+                else:
+                    raise TopicError(f"cannot create {name}: {err.str()}") from None
+    return result

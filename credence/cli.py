@@ -1,0 +1,141 @@
+"""The ``credence`` command.
+
+Errors a user can cause (a bad argument, a bad setting, a missing file, a service that does not
+answer) print one line to stderr and exit 2; a traceback means a bug in Credence.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from typer._click import exceptions as click_exc  # typer >= 0.20 vendors click
+
+from config.settings import Settings, SettingsError, load
+
+__all__ = ["app", "main", "UserError"]
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line, exit status 2."""
+
+
+def _settings_help() -> str:
+    rows = []
+    for name, f in Settings.model_fields.items():
+        default = f.default_factory() if f.default_factory else f.default  # type: ignore[call-arg]
+        rows.append(f"CREDENCE_{name.upper()}={default!s}  {f.description or ''}")
+    return "Settings (environment, with defaults):\n\n" + "\n\n".join(rows)
+
+
+app = typer.Typer(
+    name="credence",
+    help="Credence: live detection of credit manipulation for SME credit scores.",
+    epilog=_settings_help(),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+stack_app = typer.Typer(help="Run a local Kafka broker and Redis without Docker.",
+                        no_args_is_help=True)
+topics_app = typer.Typer(help="Manage the contract's Kafka topics.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+
+
+def settings() -> Settings:
+    return load()
+
+
+# ----------------------------------------------------------------------------- stack
+
+
+@stack_app.command("up")
+def stack_up(timeout: Annotated[float, typer.Option(help="seconds to wait for each service")]
+             = 120.0) -> None:
+    """Start Kafka and Redis (idempotent) and wait until both answer."""
+    from credence.stack import Stack, StackError
+
+    try:
+        Stack(settings()).up(timeout=timeout, echo=typer.echo)
+    except StackError as e:
+        raise UserError(str(e)) from None
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the processes `stack up` started."""
+    from credence.stack import Stack
+
+    Stack(settings()).down(echo=typer.echo)
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Show whether Kafka and Redis of the stack run; exit 1 if one does not."""
+    from credence.stack import Stack
+
+    rows = Stack(settings()).status()
+    for r in rows:
+        typer.echo(r.line())
+    if not all(r.running for r in rows):
+        raise typer.Exit(1)
+
+
+# ----------------------------------------------------------------------------- topics
+
+
+@topics_app.command("create")
+def topics_create(
+    partitions: Annotated[int | None, typer.Option(min=1, help="partitions per topic "
+                                                   "(default: CREDENCE_PARTITIONS)")] = None,
+) -> None:
+    """Create the contract's topics (with CREDENCE_TOPIC_PREFIX); existing ones are left alone."""
+    from config.topics import TopicError, create_topics
+
+    try:
+        for name, state in create_topics(settings(), partitions).items():
+            typer.echo(f"{state:<8} {name}")
+    except TopicError as e:
+        raise UserError(str(e)) from None
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    print(f"credence: error: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        load()  # a bad setting is reported before any command runs
+        app(args=argv, standalone_mode=False)
+    except SettingsError as e:
+        _fail(str(e))
+    except UserError as e:
+        _fail(str(e))
+    except click_exc.NoArgsIsHelpError as e:
+        print(e.ctx.get_help() if e.ctx else e.format_message())
+        sys.exit(0)
+    except typer.Abort:
+        _fail("aborted", 130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except click_exc.ClickException as e:
+        # Usage errors: one line plus the hint click would give.
+        hint = f" (see '{e.ctx.command_path} --help')" if getattr(e, "ctx", None) else ""
+        _fail(f"{e.format_message()}{hint}", e.exit_code)
+    except BrokenPipeError:
+        sys.exit(1)
+    except FileNotFoundError as e:
+        _fail(f"no such file: {e.filename}")
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,274 @@
+"""A local stack without Docker: a real Apache Kafka 3.9.2 broker (KRaft, from Maven Central jars)
+and a Redis server (Debian's ``redis-server``), both on loopback, under ``CREDENCE_HOME``.
+
+Ports come from ``CREDENCE_KAFKA`` and ``CREDENCE_REDIS`` (the KRaft controller listens on the
+broker port + 1), so the stack is always where the rest of Credence looks. ``up`` is idempotent;
+``down`` stops exactly the processes ``up`` started, by the pids it recorded (and only if those pids
+still run the command it started, so a recycled pid is never killed).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlparse
+
+from config.settings import Settings
+
+__all__ = ["Stack", "StackError", "ServiceStatus"]
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class StackError(RuntimeError):
+    """The stack cannot start or stop; the message is one line and names the fix."""
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    running: bool
+    pid: int | None
+    address: str
+    detail: str = ""
+
+    def line(self) -> str:
+        state = f"running (pid {self.pid})" if self.running else "stopped"
+        return f"{self.name:<6} {state:<22} {self.address}  {self.detail}".rstrip()
+
+
+def _port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int, marker: str) -> bool:
+    """True if ``pid`` runs and its command line contains ``marker`` (guards pid reuse)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+    return stat[0] != "Z" and marker in cmdline
+
+
+class Stack:
+    def __init__(self, settings: Settings):
+        self.s = settings
+        self.home = settings.home.expanduser().resolve()
+        first = settings.kafka.split(",")[0]
+        host, _, port = first.rpartition(":")
+        self.kafka_host, self.kafka_port = host.strip("[]"), int(port)
+        u = urlparse(settings.redis)
+        self.redis_host, self.redis_port = u.hostname or "127.0.0.1", u.port or 6379
+        self.kdir = self.home / "kafka"
+        self.rdir = self.home / "redis"
+
+    # ------------------------------------------------------------------ public
+
+    def up(self, timeout: float = 90.0, echo=print) -> None:
+        self._check_local()
+        self.home.mkdir(parents=True, exist_ok=True)
+        k = self._kafka_status()
+        if k.running:
+            echo(f"kafka  already running (pid {k.pid}) on {self.s.kafka}")
+        else:
+            t = self._start_kafka(timeout)
+            echo(f"kafka  started on {self.s.kafka}, answering after {t:.1f} s "
+                 f"(logs: {self.kdir / 'logs'})")
+        r = self._redis_status()
+        if r.running:
+            echo(f"redis  already running (pid {r.pid}) on {self.redis_host}:{self.redis_port}")
+        else:
+            t = self._start_redis(timeout)
+            echo(f"redis  started on {self.redis_host}:{self.redis_port}, answering after "
+                 f"{t:.1f} s")
+
+    def down(self, echo=print) -> None:
+        for name, pidfile, marker in self._services():
+            pid = self._read_pid(pidfile)
+            if pid is None or not _pid_alive(pid, marker):
+                echo(f"{name:<6} not running")
+                pidfile.unlink(missing_ok=True)
+                continue
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while _pid_alive(pid, marker) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _pid_alive(pid, marker):
+                os.kill(pid, signal.SIGKILL)
+            pidfile.unlink(missing_ok=True)
+            echo(f"{name:<6} stopped (pid {pid})")
+
+    def status(self) -> list[ServiceStatus]:
+        return [self._kafka_status(), self._redis_status()]
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_local(self) -> None:
+        if self.kafka_host not in LOOPBACK:
+            raise StackError(f"CREDENCE_KAFKA={self.s.kafka} is not on loopback; the local stack "
+                             "only runs on 127.0.0.1 (unset it, or run Kafka yourself)")
+        if self.redis_host not in LOOPBACK:
+            raise StackError(f"CREDENCE_REDIS={self.s.redis} is not on loopback; the local stack "
+                             "only runs on 127.0.0.1")
+        for tool, fix in (("java", "install a JDK 17: apt-get install openjdk-17-jre-headless"),
+                          ("mvn", "install Maven: apt-get install maven"),
+                          ("redis-server", "install Redis: apt-get install redis-server")):
+            if shutil.which(tool) is None:
+                raise StackError(f"{tool} not found: {fix}")
+
+    def _services(self) -> list[tuple[str, Path, str]]:
+        return [("kafka", self.kdir / "kafka.pid", "kafka.Kafka"),
+                ("redis", self.rdir / "redis.pid", "redis-server")]
+
+    @staticmethod
+    def _read_pid(path: Path) -> int | None:
+        try:
+            return int(path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _kafka_status(self) -> ServiceStatus:
+        pid = self._read_pid(self.kdir / "kafka.pid")
+        alive = pid is not None and _pid_alive(pid, "kafka.Kafka")
+        answering = alive and _port_open(self.kafka_host, self.kafka_port)
+        detail = "" if not alive or answering else "(not answering yet)"
+        return ServiceStatus("kafka", alive, pid if alive else None, self.s.kafka, detail)
+
+    def _redis_status(self) -> ServiceStatus:
+        pid = self._read_pid(self.rdir / "redis.pid")
+        alive = pid is not None and _pid_alive(pid, "redis-server")
+        return ServiceStatus("redis", alive, pid if alive else None,
+                             f"{self.redis_host}:{self.redis_port}")
+
+    # ------------------------------------------------------------------ kafka
+
+    def _libs(self) -> Path:
+        """The broker's jars, fetched once by Maven from the pom under config/kafka."""
+        pom = resources.files("config") / "kafka" / "pom.xml"
+        digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
+        libs = self.kdir / "libs"
+        stamp = libs / f".pom-{digest}"
+        if stamp.exists():
+            return libs
+        if libs.exists():
+            shutil.rmtree(libs)
+        libs.mkdir(parents=True)
+        with resources.as_file(pom) as pom_path:
+            proc = subprocess.run(  # noqa: S603
+                ["mvn", "-q", "-B", "-f", str(pom_path), "dependency:copy-dependencies",  # noqa: S607
+                 f"-DoutputDirectory={libs}"],
+                capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            last = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["(no output)"]
+            raise StackError(f"mvn could not fetch the Kafka jars from Maven Central: {last[0]}")
+        stamp.touch()
+        return libs
+
+    def _start_kafka(self, timeout: float) -> float:
+        if _port_open(self.kafka_host, self.kafka_port):
+            raise StackError(f"port {self.kafka_port} is taken by a process this stack did not "
+                             "start; stop it or set CREDENCE_KAFKA to a free port")
+        libs = self._libs()
+        (self.kdir / "logs").mkdir(parents=True, exist_ok=True)
+        data = self.kdir / "data"
+        props = (resources.files("config") / "kafka" / "server.properties").read_text()
+        for name, value in (("port", self.kafka_port), ("controller_port", self.kafka_port + 1),
+                            ("log_dir", data)):
+            props = props.replace("{" + name + "}", str(value))
+        conf = self.kdir / "server.properties"
+        conf.write_text(props)
+        log4j = resources.files("config") / "kafka" / "log4j.properties"
+        (self.kdir / "log4j.properties").write_bytes(log4j.read_bytes())
+        java = ["java", f"-Xmx{self.s.kafka_heap}", f"-Xms{self.s.kafka_heap}",
+                "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+                f"-Dkafka.logs.dir={self.kdir / 'logs'}",
+                f"-Dlog4j.configuration=file:{self.kdir / 'log4j.properties'}",
+                "-cp", f"{libs}/*"]
+        cid_file = self.kdir / "cluster.id"
+        if not cid_file.exists():
+            cid_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        fmt = subprocess.run(  # noqa: S603
+            [*java, "kafka.tools.StorageTool", "format", "-t", cid_file.read_text().strip(),
+             "-c", str(conf), "--ignore-formatted"], capture_output=True, text=True, timeout=120)
+        if fmt.returncode != 0:
+            raise StackError(f"formatting Kafka storage failed: {fmt.stderr.strip()[-200:]}")
+        t0 = time.monotonic()
+        out = open(self.kdir / "logs" / "stdout.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen([*java, "kafka.Kafka", str(conf)], stdout=out,  # noqa: S603
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        (self.kdir / "kafka.pid").write_text(str(proc.pid))
+        self._wait(lambda: self._kafka_answers(), proc, timeout, "kafka",
+                   self.kdir / "logs" / "stdout.log")
+        return time.monotonic() - t0
+
+    def _kafka_answers(self) -> bool:
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        from credence.kafka import kafka_config
+
+        if not _port_open(self.kafka_host, self.kafka_port):
+            return False
+        admin = AdminClient(kafka_config(self.s, **{"socket.timeout.ms": 2000}))
+        try:
+            md = admin.list_topics(timeout=2)
+            return bool(md.brokers)
+        except KafkaException:
+            return False
+
+    # ------------------------------------------------------------------ redis
+
+    def _start_redis(self, timeout: float) -> float:
+        if _port_open(self.redis_host, self.redis_port):
+            raise StackError(f"port {self.redis_port} is taken by a process this stack did not "
+                             "start (another Redis?); stop it or set CREDENCE_REDIS to a free port")
+        self.rdir.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        out = open(self.rdir / "redis.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(  # noqa: S603
+            ["redis-server", "--port", str(self.redis_port), "--bind", self.redis_host,  # noqa: S607
+             "--dir", str(self.rdir), "--daemonize", "no", "--save", "", "--appendonly", "no",
+             "--protected-mode", "yes", "--databases", "64"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        (self.rdir / "redis.pid").write_text(str(proc.pid))
+        self._wait(self._redis_answers, proc, timeout, "redis", self.rdir / "redis.log")
+        return time.monotonic() - t0
+
+    def _redis_answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(host=self.redis_host, port=self.redis_port,
+                                    socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    @staticmethod
+    def _wait(ready, proc: subprocess.Popen, timeout: float, name: str, log: Path) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["?"]
+                raise StackError(f"{name} exited with {proc.returncode}: {tail[0][:200]} "
+                                 f"(see {log})")
+            if ready():
+                return
+            time.sleep(0.2)
+        raise StackError(f"{name} did not answer within {timeout:.0f} s (see {log})")
