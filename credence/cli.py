@@ -103,6 +103,18 @@ def topics_create(
         raise UserError(str(e)) from None
 
 
+# ----------------------------------------------------------------------------- packages
+
+def _register_packages() -> None:
+    # Each package owns its commands; imports inside the commands keep `credence --help` fast.
+    from producers.cli import register as register_producers
+
+    register_producers(app)
+
+
+_register_packages()
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
