@@ -101,8 +101,8 @@ class ViralNewcomer(HardNegative):
         w = np.array([a.activity for a in pool]) + 0.5
         w = w / w.sum()
         days = (c.end_ms - t0) / DAY
-        r0 = 3.0
-        r1 = max(r0 * 2, 0.004 * len(pool) * self.intensity * float(rng.uniform(0.7, 1.3)))
+        r1 = max(25.0, 0.004 * len(pool) * self.intensity * float(rng.uniform(0.7, 1.3)))
+        r0 = r1 / float(rng.uniform(15, 30))
         growth = np.log(r1 / r0) / days
         seen: dict[str, Account] = {}
         d = 0

@@ -65,7 +65,8 @@ class _Crew:
 def _camouflage(world: World, rng: Generator, inst: Instance, who: Account, n: int,
                 lo: int, hi: int, review_rate: float = 0.2) -> None:
     """Ordinary-looking purchases from popular honest sellers, reviewed like anyone would."""
-    if n <= 0:
+    lo = max(lo, who.registered_ms + HOUR)
+    if n <= 0 or lo >= hi:
         return
     for s, t in zip(world.popular_sellers(rng, n),
                     world.clock.sample(rng, lo, hi, n=n).tolist(), strict=True):
@@ -326,6 +327,19 @@ class InvoicePadding(Pattern):
         s = world.pick_sellers(rng, 1, inst.id, size=(0.4, 0.85))[0]
         lo, hi = window(world, rng, 7, 14)
         factor = float(rng.uniform(3, 8)) * self.intensity
+        days = {(ts + 8 * HOUR) // DAY for _, ts, sid, _ in world.ledger.orders()
+                if sid == s.id and lo <= ts < hi}
+        if len(days) < (hi - lo) / DAY / 2:
+            # Too few real sales to pad (sparse real background): give the shop ordinary
+            # customers first; padding is about a real seller overstating real sales.
+            buyers = world.pick_accounts(rng, 60, None)
+            for d in range(int((hi - lo) // DAY) + 1):
+                for _ in range(int(rng.poisson(3))):
+                    a = buyers[int(rng.integers(len(buyers)))]
+                    t = int(world.clock.sample(rng, lo + d * DAY, lo + (d + 1) * DAY, n=1)[0])
+                    ref = world.buy(rng, t, s, a)
+                    world.organic_followup(rng, ref, s, a)
+            inst.params["organic_sales_added"] = True
         world.invoice_padding[s.id] = (lo, hi, factor, inst.records)
         inst.sellers = [s.id]
         inst.params.update(factor=round(factor, 3))

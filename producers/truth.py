@@ -105,15 +105,17 @@ def build_truth(*, seed: int, scale: float, background: str, period: tuple[int, 
     ids = out.ids
 
     def pub(refs: list[int]) -> list[str]:
-        return [ids[r] for r in refs]
+        # Sorted by reference time: ids of one kind are then in event-time order.
+        return [ids[r] for r in sorted(refs, key=lambda r: (ledger.ts_of(r), r))]
 
     p_truth = []
     for p in patterns:
         start, end = _span(ledger, p.orders + p.reviews + p.records, period)
         p_truth.append(PatternTruth(
             id=p.id, pattern=p.name, start=start, end=end,  # type: ignore[arg-type]
-            culprit_sellers=p.sellers, culprit_accounts=p.accounts, victims=p.victims,
-            order_ids=pub(p.orders), review_ids=pub(p.reviews), record_ids=pub(p.records),
+            culprit_sellers=sorted(p.sellers), culprit_accounts=sorted(p.accounts),
+            victims=sorted(p.victims), order_ids=pub(p.orders), review_ids=pub(p.reviews),
+            record_ids=pub(p.records),
             camouflage_order_ids=pub([r for r in p.camouflage
                                       if ledger.event(r)["type"] == "order"]),
             params=p.params))
@@ -122,7 +124,7 @@ def build_truth(*, seed: int, scale: float, background: str, period: tuple[int, 
         start, end = _span(ledger, n.orders + n.reviews, period)
         n_truth.append(NegativeTruth(
             id=n.id, kind=n.name, start=start, end=end,  # type: ignore[arg-type]
-            sellers=n.sellers, accounts=n.accounts, order_ids=pub(n.orders),
+            sellers=sorted(n.sellers), accounts=sorted(n.accounts), order_ids=pub(n.orders),
             review_ids=pub(n.reviews), params=n.params))
     culprit_sellers = sorted({s for p in patterns for s in p.sellers})
     culprit_accounts = sorted({a for p in patterns for a in p.accounts})
