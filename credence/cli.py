@@ -104,6 +104,26 @@ def topics_create(
         raise UserError(str(e)) from None
 
 
+# ----------------------------------------------------------------------------- worker
+
+
+@app.command()
+def worker(
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Run a stream worker: feature ingest on its share of the input partitions, and the
+    detection stage when it holds the sequenced partition. Start as many as you like."""
+    if loglevel.lower() not in ("debug", "info", "warning", "error"):
+        raise UserError(f"--loglevel must be debug, info, warning or error, not {loglevel!r}")
+    from config.topics import TopicError
+    from streams.app import run_worker
+
+    try:
+        run_worker(settings(), loglevel.lower())
+    except TopicError as e:
+        raise UserError(str(e)) from None
+
+
 # ----------------------------------------------------------------------------- replay
 
 

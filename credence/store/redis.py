@@ -21,7 +21,7 @@ import redis as redis_lib
 from credence.features import EventOps, SlotAdd, TotalAdd, ZTouch
 from credence.store.base import FeatureStore, Outcome
 
-__all__ = ["RedisStore", "APPLY_LUA", "connect"]
+__all__ = ["RedisStore", "AsyncRedisWriter", "APPLY_LUA", "connect", "encode_batch"]
 
 APPLY_LUA = r"""
 local argv = ARGV
@@ -145,6 +145,50 @@ def _encode_op(op: SlotAdd | TotalAdd | ZTouch, out: list[Any]) -> None:
             _encode_op(t, out)
 
 
+def encode_batch(batch: Sequence[EventOps], dedupe_ttl_s: int,
+                 max_args: int = 100_000) -> list[list[Any]]:
+    """ARGV of the script for a batch, split into calls of at most ``max_args`` arguments."""
+    calls: list[list[Any]] = []
+    cur: list[Any] = []
+    n = 0
+    for ev in batch:
+        part: list[Any] = [ev.dedupe_key, ev.source, dedupe_ttl_s, len(ev.ops)]
+        for op in ev.ops:
+            _encode_op(op, part)
+        if cur and len(cur) + len(part) > max_args:
+            calls.append([n, *cur])
+            cur, n = [], 0
+        cur += part
+        n += 1
+    if cur:
+        calls.append([n, *cur])
+    return calls
+
+
+class AsyncRedisWriter:
+    """The write side of `RedisStore` for asyncio (the faust agents)."""
+
+    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_args: int = 100_000):
+        import redis.asyncio as aredis
+
+        self.r = aredis.Redis.from_url(url, decode_responses=True, protocol=2)
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self.max_args = max_args
+        self._apply = self.r.register_script(APPLY_LUA)
+        self.expired = 0
+
+    async def apply(self, batch: Sequence[EventOps]) -> list[Outcome]:
+        out: list[Outcome] = []
+        for args in encode_batch(batch, self.dedupe_ttl_s, self.max_args):
+            res = await self._apply(args=args)
+            self.expired += int(res[-1])
+            out += [int(x) for x in res[:-1]]  # type: ignore[misc]
+        return out
+
+    async def close(self) -> None:
+        await self.r.aclose()
+
+
 class RedisStore(FeatureStore):
     def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_args: int = 100_000):
         self.r = connect(url)
@@ -154,27 +198,9 @@ class RedisStore(FeatureStore):
         self._apply = self.r.register_script(APPLY_LUA)
         self.expired = 0
 
-    def encode(self, batch: Sequence[EventOps]) -> list[list[Any]]:
-        """Split a batch into script calls of at most ``max_args`` arguments each."""
-        calls: list[list[Any]] = []
-        cur: list[Any] = []
-        n = 0
-        for ev in batch:
-            part: list[Any] = [ev.dedupe_key, ev.source, self.dedupe_ttl_s, len(ev.ops)]
-            for op in ev.ops:
-                _encode_op(op, part)
-            if cur and len(cur) + len(part) > self.max_args:
-                calls.append([n, *cur])
-                cur, n = [], 0
-            cur += part
-            n += 1
-        if cur:
-            calls.append([n, *cur])
-        return calls
-
     def apply(self, batch: Sequence[EventOps]) -> list[Outcome]:
         out: list[Outcome] = []
-        for args in self.encode(batch):
+        for args in encode_batch(batch, self.dedupe_ttl_s, self.max_args):
             res = self._apply(args=args)
             self.expired += int(res[-1])
             out += [int(x) for x in res[:-1]]  # type: ignore[misc]

@@ -1,0 +1,336 @@
+"""The faust app: thin agents around the core (docs/architecture.md).
+
+* ``ingest`` (stage A) consumes ``orders``, ``reviews``, ``records`` and ``decisions`` on every
+  worker, in micro-batches (``stream.take_events``), and calls `streams.ingest.Ingestor`: dead
+  letters out, one Redis Lua call for the features, one forward to the sequenced topic.
+* ``detect`` (stage B) consumes the single-partition sequenced topic, so exactly one worker runs
+  it at a time, and calls `streams.detect.DetectionStage`; it publishes alerts, blacklist entries
+  and credit scores, writes the Redis views, and snapshots its state.
+
+Why a repartition to one partition and not a shared Redis structure for the cross-seller
+detectors: sock-puppet clusters, circular trades and review farms span sellers on every
+partition; graph algorithms (peeling, union-find, cycle search) need their whole window in memory,
+and a single ordered stream is what makes their results independent of how input partitions are
+spread over workers (tests/integration/test_workers.py runs 1 and 2 workers and compares).
+Per-seller features, which are partition-local, stay parallel in stage A.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+import orjson
+from faust.types import TP
+from faust.web import Request, Response, View
+
+from config.settings import Settings
+from config.topics import SEQUENCED, create_topics
+from credence.contract import INPUT_TOPICS
+from credence.engine import Outputs
+from streams.detect import DetectionStage, output_id
+from streams.ingest import Ingestor, encode_forward
+from streams.metrics import Metrics
+
+__all__ = ["create_app", "run_worker", "Runtime"]
+
+log = logging.getLogger("credence.streams")
+
+
+class Runtime:
+    """Everything the agents share: the core objects, Redis, metrics, and the Kafka plumbing."""
+
+    def __init__(self, settings: Settings, app: faust.App):
+        import redis.asyncio as aredis
+
+        self.s = settings
+        self.app = app
+        self.metrics = Metrics()
+        self.ingestor = Ingestor(settings)
+        self.redis = aredis.Redis.from_url(settings.redis, protocol=2)
+        self.p = settings.key_prefix
+        self.input_topics = {settings.topic(t) for t in INPUT_TOPICS}
+        self.seq_name = settings.topic(SEQUENCED)
+        self.stage: DetectionStage | None = None
+        self.last_snapshot = 0.0
+        self.snapshot_key = f"{self.p}:detect:snapshot"
+        self._highwaters: dict[TP, int] = {}
+        self._starts: dict[TP, int | None] = {}
+        self.started = time.time()
+
+    # ------------------------------------------------------------------ kafka helpers
+
+    def highwater(self, topic: str, partition: int) -> int | None:
+        tp = TP(topic, partition)
+        try:
+            hw = self.app.consumer.highwater(tp)
+        except Exception:
+            hw = None
+        # The fetcher only knows a partition's end after a fetch; the heartbeat asks the broker.
+        return hw if hw is not None else self._highwaters.get(tp)
+
+
+    def input_partitions(self) -> list[str]:
+        from credence.kafka import admin
+
+        md = admin(self.s).list_topics(timeout=10)
+        return sorted(f"{t}/{p}" for t in self.input_topics if t in md.topics
+                      for p in md.topics[t].partitions)
+
+
+    # ------------------------------------------------------------------ stage A
+
+    async def ingest(self, events: list[Any], dead: faust.TopicT, seq: faust.TopicT) -> None:
+        t0 = time.perf_counter()
+        batch = [(e.message.topic, e.message.partition, e.message.offset, e.message.value)
+                 for e in events]
+        res = await self.ingestor.handle(batch, self.highwater)
+        for dl in res.dead_letters:
+            await dead.send(value=dl.to_json())
+        for fw in res.forwards:
+            await seq.send(key=b"f", value=fw)
+        m = self.metrics
+        for (topic, outcome), n in res.counts.items():
+            m.events.labels(topic, outcome).inc(n)
+            if outcome == "dead_letter":
+                m.dead_letters.labels(topic).inc(n)
+        m.batch_seconds.labels("ingest").observe(time.perf_counter() - t0)
+        m.batch_size.labels("ingest").observe(len(events))
+        m.mark("ingest")
+
+    async def heartbeat(self, seq: faust.TopicT) -> None:
+        """Progress of every assigned input partition, also those with nothing to read."""
+        tps = {tp for tp in self.app.consumer.assignment() if tp.topic in self.input_topics}
+        if not tps:
+            return
+        consumer = self.app.consumer
+        self._highwaters = dict(await consumer.highwaters(*tps))
+        new = [tp for tp in tps if tp not in self._starts]
+        if new:
+            # Where this worker starts on a partition: its committed offset, else the earliest.
+            earliest = await consumer.earliest_offsets(*new)
+            for tp in new:
+                committed = consumer._committed_offset.get(tp)  # noqa: SLF001
+                self._starts[tp] = committed if committed is not None else earliest.get(tp)
+        starts = {f"{tp.topic}/{tp.partition}": self._starts.get(tp) for tp in tps}
+        progress = self.ingestor.progress(set(starts), self.highwater,
+                                          lambda t, p: starts.get(f"{t}/{p}"))
+        for tp in tps:
+            hw = self.highwater(tp.topic, tp.partition)
+            nxt = progress[f"{tp.topic}/{tp.partition}"][0]
+            if hw is not None and nxt is not None:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - nxt))
+        for msg in encode_forward(self.s.worker_id, progress, []):
+            await seq.send(key=b"h", value=msg)
+
+    # ------------------------------------------------------------------ stage B
+
+    async def _load_stage(self) -> DetectionStage:
+        stage = DetectionStage(self.s, await asyncio.to_thread(self.input_partitions))
+        blob = await self.redis.get(self.snapshot_key)
+        if blob:
+            stage.restore(blob)
+            log.info("detection state restored from snapshot at sequenced offset %d",
+                     stage.seq_offset)
+        return stage
+
+    def _catch_up(self, stage: DetectionStage, until: int) -> Outputs:
+        """Re-read the sequenced topic from the snapshot's offset + 1 to ``until`` (exclusive)."""
+        from confluent_kafka import TopicPartition
+
+        from credence.kafka import consumer
+
+        out = Outputs()
+        start = stage.seq_offset + 1
+        if start >= until:
+            return out
+        c = consumer(self.s, group=f"{self.s.worker_id}-catchup", **{"enable.auto.commit": False})
+        try:
+            c.assign([TopicPartition(self.seq_name, 0, start)])
+            while stage.seq_offset < until - 1:
+                msgs = c.consume(num_messages=500, timeout=5.0)
+                if not msgs:
+                    raise RuntimeError(f"sequenced topic offsets {start}..{until - 1} are gone; "
+                                       "the snapshot is older than the topic's retention")
+                items = [(m.offset(), m.value()) for m in msgs
+                         if m.error() is None and m.offset() < until]
+                out.extend(stage.handle(items))
+        finally:
+            c.close()
+        log.info("caught up sequenced offsets %d..%d", start, until - 1)
+        return out
+
+    async def detect(self, events: list[Any], sinks: dict[str, faust.TopicT]) -> None:
+        t0 = time.perf_counter()
+        first = events[0].message.offset
+        if self.stage is None or first > self.stage.seq_offset + 1:
+            # First batch, or a gap: another worker had the partition meanwhile.
+            self.stage = await self._load_stage()
+            pre = await asyncio.to_thread(self._catch_up, self.stage, first)
+            await self.emit(pre, sinks)
+        stage = self.stage
+        out = stage.handle([(e.message.offset, e.message.value) for e in events])
+        await self.emit(out, sinks)
+        m = self.metrics
+        m.ticks.inc(stage.ticks_closed)
+        wm = stage.clock.watermark(time.time())
+        if wm is not None:
+            m.watermark.set(wm)
+        m.batch_seconds.labels("detect").observe(time.perf_counter() - t0)
+        m.batch_size.labels("detect").observe(len(events))
+        m.mark("detect")
+        if time.monotonic() - self.last_snapshot >= self.s.snapshot_seconds:
+            await self.save_snapshot()
+
+    async def save_snapshot(self) -> None:
+        if self.stage is None:
+            return
+        t0 = time.perf_counter()
+        blob = self.stage.snapshot()
+        await self.redis.set(self.snapshot_key, blob)
+        self.last_snapshot = time.monotonic()
+        self.metrics.snapshot_seconds.observe(time.perf_counter() - t0)
+
+    async def emit(self, out: Outputs, sinks: dict[str, faust.TopicT]) -> None:
+        """Publish outputs not published before (ids in Redis), then write the Redis views."""
+        items: list[tuple[str, bytes, bytes, str]] = []
+        for a in out.alerts:
+            items.append(("alerts", a.seller_id.encode(), a.to_json(), output_id(a)))
+        for b in out.blacklist:
+            items.append(("blacklist", b.entity_id.encode(), b.to_json(), output_id(b)))
+        for s in out.scores:
+            items.append(("credit-scores", s.seller_id.encode(), s.to_json(), output_id(s)))
+        p = self.p
+        if items:
+            pipe = self.redis.pipeline(transaction=False)
+            for *_, oid in items:
+                pipe.exists(f"{p}:out:{oid}")
+            seen = await pipe.execute()
+            futures = []
+            for (topic, key, value, _), was in zip(items, seen, strict=True):
+                if not was:
+                    futures.append(await sinks[topic].send(key=key, value=value))
+                    self.metrics.outputs.labels(topic).inc()
+            for fut in futures:
+                await fut  # delivered before it is marked as published
+            pipe = self.redis.pipeline(transaction=False)
+            for *_, oid in items:
+                pipe.set(f"{p}:out:{oid}", 1, ex=30 * 86400)
+            await pipe.execute()
+        rows = DetectionStage.view_writes(out)
+        if rows:
+            pipe = self.redis.pipeline(transaction=False)
+            for kind, field, value in rows:
+                pipe.hset(f"{p}:view:{kind}", field, value)
+                if kind == "score":
+                    hist = f"{p}:view:score-history:{field}"
+                    pipe.lpush(hist, value)
+                    pipe.ltrim(hist, 0, 29)
+            await pipe.execute()
+
+    # ------------------------------------------------------------------ health
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Unhealthy when a stage has work waiting and made no progress for ``stall_seconds``."""
+        now = time.time()
+        info: dict[str, Any] = {"stages": {}}
+        ok = True
+        for tp in self.app.consumer.assignment():
+            stage = "detect" if tp.topic == self.seq_name else "ingest"
+            hw = self.highwater(tp.topic, tp.partition)
+            read = self.app.consumer._read_offset.get(tp)  # noqa: SLF001
+            nxt = (read + 1) if read is not None else None
+            lag = (hw - nxt) if hw is not None and nxt is not None else (hw or 0)
+            st = info["stages"].setdefault(stage, {"lag": 0})
+            st["lag"] += max(0, lag)
+        for stage, st in info["stages"].items():
+            last = self.metrics.progress.get(stage)
+            st["idle_seconds"] = None if last is None else round(now - last, 1)
+            if st["lag"] > 0 and (last is None or now - last > self.s.stall_seconds) and \
+                    now - self.started > self.s.stall_seconds:
+                st["stalled"] = True
+                ok = False
+        info["ok"] = ok
+        return ok, info
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A faust app wired to the settings (topic prefix, Redis prefix, group id, web port)."""
+    app = faust.App(
+        settings.worker_id,
+        broker=settings.kafka_url,
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        web_port=settings.web_port,
+        web_host="0.0.0.0",  # noqa: S104 - /metrics and /health are scraped from outside
+        topic_disable_leader=True,
+        topic_allow_declare=False,  # topics come from `credence topics create`
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=2 * 1024 * 1024,
+        broker_commit_interval=1.0,
+        stream_wait_empty=False,
+    )
+    rt = Runtime(settings, app)
+    app.credence = rt  # type: ignore[attr-defined]
+    raw = {"value_type": bytes, "key_type": bytes, "value_serializer": "raw",
+           "key_serializer": "raw"}
+    inputs = app.topic(*sorted(rt.input_topics), **raw)
+    seq = app.topic(rt.seq_name, **raw)
+    dead = app.topic(settings.topic("dead-letters"), **raw)
+    sinks = {name: app.topic(settings.topic(name), **raw)
+             for name in ("alerts", "blacklist", "credit-scores")}
+
+    @app.agent(inputs, name="ingest")
+    async def ingest(stream):  # noqa: ANN001
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
+            await rt.ingest(list(events), dead, seq)
+
+    @app.agent(seq, name="detect")
+    async def detect(stream):  # noqa: ANN001
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
+            await rt.detect(list(events), sinks)
+
+    @app.timer(interval=max(0.2, settings.idle_seconds / 4))
+    async def heartbeat() -> None:
+        await rt.heartbeat(seq)
+
+    @app.page("/metrics")
+    class MetricsView(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(rt.metrics.render(), content_type="text/plain; version=0.0.4")
+
+    @app.page("/health")
+    class HealthView(View):
+        async def get(self, request: Request) -> Response:
+            ok, info = rt.health()
+            return self.bytes(orjson.dumps(info), content_type="application/json",
+                              status=200 if ok else 503)
+
+    @app.task
+    async def on_start() -> None:
+        rt.started = time.time()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
+        # Hand the detection state over to the next owner as fresh as possible.
+        if any(tp.topic == rt.seq_name for tp in revoked):
+            await rt.save_snapshot()
+            rt.stage = None
+        rt.ingestor.forget({f"{tp.topic}/{tp.partition}" for tp in revoked})
+        for tp in revoked:
+            rt._starts.pop(tp, None)
+
+    return app
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """Create the topics (idempotent) and run a worker until stopped (SIGTERM, Ctrl-C)."""
+    create_topics(settings)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
