@@ -140,8 +140,8 @@ class Ledger:
             yield ref, self._ts[ref], ev["seller_id"], ev["amount"]
 
     def finalize(self, rng: Generator, ids: IdFormats, *, first: int = 1) -> Finalized:
-        """Sort by time (stable), assign ids and tracking numbers, encode (events are updated in
-        place: call once)."""
+        """Sort by time (stable), assign ids and tracking numbers, encode. Call once: afterwards
+        `event` gives only an event's type."""
         order = np.argsort(np.asarray(self._ts, dtype=np.int64), kind="stable").tolist()
         counters = {k: first for k in _ID_FIELD}
         out = Finalized()
@@ -177,10 +177,13 @@ class Ledger:
                     ev["order_id"] = out.ids[oid]
                 if "reviewer_registered" in ev:
                     ev["reviewer_registered"] = fmt(ev["reviewer_registered"])
-            lines.append(dumps(ev))
+            # orjson's result keeps its ~4 KiB working buffer: an exact copy is 10x smaller.
+            lines.append(bytes(memoryview(dumps(ev))))
             types.append(t)
             keys.append(ev["seller_id"])
             tss.append(ts)
+            # The line holds the event now; keeping only the type saves most of the memory.
+            self._ev[ref] = {"type": t}
         return out
 
 

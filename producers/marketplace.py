@@ -324,6 +324,9 @@ class Marketplace:
         n_h = int(household[-1]) + 1
         h_addr, h_ip = world.ids.address.many(n_h), world.ids.ip.many(n_h)
         h_card = rng.random(n_h) < 0.25
+        # A fifth of households also share a family tablet as everyone's second device.
+        h_tablet = rng.random(n_h) < 0.2
+        tablets = world.ids.device.many(n_h)
         first_of: dict[int, int] = {}
         # Offices of 5-60 colleagues share one NAT address on weekdays.
         in_office = rng.random(n) < 0.15
@@ -336,8 +339,9 @@ class Marketplace:
             h = int(household[i])
             first = first_of.setdefault(h, i)
             pay = payments[first] if h_card[h] else payments[i]
+            second = tablets[h] if h_tablet[h] else extra[i] if has2[i] else None
             a = Account(ids[i], reg[i], devices[i], pay, h_addr[h], h_ip[h],
-                        device2=extra[i] if has2[i] else None, activity=float(activity[i]))
+                        device2=second, activity=float(activity[i]))
             if in_office[i] and cursor < office_of.size:
                 a.office_ip = office_ip[int(office_of[cursor])]
                 cursor += 1

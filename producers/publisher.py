@@ -158,6 +158,7 @@ class Publisher:
             while wait > 0:
                 # Waiting in poll() serves delivery reports meanwhile.
                 self._p.poll(min(wait, 0.2))
+                self.progress.update(self._n)
                 wait = self.pacer.delay(self._n, ts_ms)
         name = self._names[topic]
         k = key.encode() if key is not None else None
