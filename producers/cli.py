@@ -49,7 +49,8 @@ def simulate(
     settings_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="NAME=VALUE",
         help="scenario setting, repeatable: wash_ring.count=3, review_farm.intensity=2, "
-             "days=14, buyers=20000, inject_start=2013-06-01T00:00:00Z ...")] = None,
+             "flash_sale.count=0, days=14, buyers=20000, inject_start=2013-06-01T00:00:00Z "
+             "(counts are at scale 1.0 and scaled like the population)")] = None,
     dataset: Annotated[Path | None, typer.Option(
         help="Bitcoin-Alpha directory (default: $CREDENCE_DATASETS/bitcoin-alpha or "
              "../shared/datasets/bitcoin-alpha)")] = None,

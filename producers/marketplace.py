@@ -502,7 +502,7 @@ def issue_invoices(world: World, rng: Generator) -> None:
     c = world.clock
     daily: dict[tuple[int, str], list[float]] = {}
     for _, ts, sid, amount in world.ledger.orders():
-        if ts < c.start_ms or sid in world.self_invoicing:
+        if not c.start_ms <= ts < c.end_ms or sid in world.self_invoicing:
             continue
         key = ((ts + 8 * HOUR) // DAY, sid)
         acc = daily.setdefault(key, [0.0, 0.0])
