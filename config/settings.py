@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     score_step: int = Field(5, ge=1, description="publish a score that moved this many points")
     score_interval_seconds: int = Field(24 * 3600, ge=1, description="else publish at most "
                                         "once per this much event time")
-    score_every_seconds: int = Field(3600, ge=0, description="recompute a seller's score at most "
+    score_every_seconds: int = Field(6 * 3600, ge=0, description="recompute a seller's score at most "
                                      "this often in event time, unless its suspicion or "
                                      "blacklist state changed")
 

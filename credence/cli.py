@@ -148,6 +148,52 @@ def replay(
                    f"({stats.events_per_s:,.0f} events/s) -> {out}", err=True)
 
 
+# ----------------------------------------------------------------------------- eval
+
+
+@app.command("eval")
+def eval_(
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="EVENTS TRUTH: an events.jsonl and its truth.json (default: simulate)")] = None,
+    scenario: Annotated[list[str] | None, typer.Option(
+        help="simulated scenario(s) to evaluate: synthetic, bitcoin-alpha (repeatable)")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="simulation seed")] = 7,
+    scale: Annotated[float, typer.Option(min=0.01, max=20, help="simulation scale")] = 1.0,
+    out: Annotated[Path, typer.Option(help="directory for the report(s)")] = Path("reports"),
+) -> None:
+    """Replay events with known truth and report detection quality and score behaviour.
+
+    Prints per pattern: seller and account precision/recall/F1, account ROC AUC and average
+    precision, hours to first alert; victims and hard negatives blacklisted; writes
+    OUT/<scenario>/report.md with PR-curve and time-to-detect plots.
+    """
+    from credence.evaluation import evaluate, write_report
+
+    runs: list[tuple[str, Path, Path]] = []
+    if files:
+        if len(files) != 2:
+            raise UserError("give EVENTS and TRUTH files, or none (then a scenario is simulated)")
+        for f in files:
+            if not f.is_file():
+                raise UserError(f"no such file: {f}")
+        runs.append(("files", files[0], files[1]))
+    else:
+        from producers.scenario import Scenario
+        from producers.simulator import simulate, write
+
+        for name in scenario or ["synthetic"]:
+            if name not in ("synthetic", "bitcoin-alpha"):
+                raise UserError(f"unknown scenario {name!r} (synthetic or bitcoin-alpha)")
+            sim = simulate(Scenario(seed=seed, scale=scale, background=name))  # type: ignore[arg-type]
+            ev, tr = write(sim, out / name / "input")
+            runs.append((name, ev, tr))
+    for name, ev, tr in runs:
+        report = evaluate(settings(), ev, tr, scenario=name)
+        md = write_report(report, out / name)
+        typer.echo(md.read_text().split("![PR curves]")[0].rstrip())
+        typer.echo(f"\nreport: {md}\n")
+
+
 # ----------------------------------------------------------------------------- packages
 
 def _register_packages() -> None:

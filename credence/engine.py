@@ -67,7 +67,7 @@ class Engine:
         from detectors import default_detectors
 
         self.settings = settings
-        self.model = FeatureModel(settings.key_prefix)
+        self.model = FeatureModel(settings.key_prefix, scope="core")
         self.store = MemoryStore()
         self.detectors: list[Detector] = list(detectors if detectors is not None
                                               else default_detectors(settings))
@@ -87,6 +87,7 @@ class Engine:
         self.ledger = Ledger()
         self.scorer = scorer if scorer is not None else Scorer(settings, self.store, self.model)
         self.entity_type: dict[str, EntityType] = {}
+        self.peak: dict[str, float] = {}  # highest suspicion each entity reached (evaluation)
         self.stats: Counter[str] = Counter()
         self.now = 0
 
@@ -164,6 +165,8 @@ class Engine:
         for entity in sorted(touched):
             s = self.fusion.suspicion(entity, self.now)
             out.suspicion[entity] = s
+            if s.score > self.peak.get(entity, 0.0):
+                self.peak[entity] = s.score
             etype = self.entity_type.get(entity, "account")
             entry = self.policy.update(entity, etype, s.score, touched[entity],
                                        victim=self.fusion.is_victim(entity, self.now))

@@ -128,8 +128,13 @@ class EventOps(NamedTuple):
 class FeatureModel:
     """Maps events to `EventOps` under a key prefix. Stateless, so cheap to share."""
 
-    def __init__(self, key_prefix: str = "credence", dedupe_days: int = 14):
+    def __init__(self, key_prefix: str = "credence", dedupe_days: int = 14,
+                 scope: Literal["full", "core"] = "full"):
         self.p = key_prefix
+        # "full": everything the platform reads from Redis (stage A). "core": only what the
+        # engine itself reads (credit score inputs, the anomaly prior): seller daily buckets,
+        # lifetime counters and buyer/order sets. Shared keys hold the same values either way.
+        self.full = scope == "full"
         self.dedupe_ttl_s = dedupe_days * 86400
         # Wall-clock TTLs are only a backstop for idle entities; windows are enforced by
         # event time (ring slots, horizons).
@@ -161,7 +166,7 @@ class FeatureModel:
         p = f"{self.p}:s:{seller}:"
         h, d = RINGS["h"], RINGS["d"]
         out: list[Op] = []
-        if hourly:
+        if hourly and self.full:
             out.append(SlotAdd(p + "h", ts // h.width_ms, h.slots, self.ttl_h, fields))
         out.append(SlotAdd(p + "d", ts // d.width_ms, d.slots, self.ttl_d, fields))
         out.append(TotalAdd(p + "tot", fields))
@@ -199,6 +204,8 @@ class FeatureModel:
         ops.append(ZTouch(sp + "buyers", b, ts, 90 * DAY_MS, self.ttl_z,
                           then=repeat))  # type: ignore[arg-type]
         ops.append(ZTouch(sp + "oids", e.order_id, ts, 30 * DAY_MS, self.ttl_z))
+        if not self.full:
+            return ops
         ops += self._account(b, ts, ((_A["orders"], 1), (_A["spend_fen"], amount),
                                      (_A["unshipped"], int(not e.shipped)), (_A["new"], new)))
         ap = f"{self.p}:a:{b}:"
@@ -219,11 +226,14 @@ class FeatureModel:
                                    (_S["five"], int(r == 5)),
                                    (_S["claimed"], int(e.order_id is not None))))
         sp = f"{self.p}:s:{s}:"
-        ops.append(ZTouch(sp + "reviewers", a, ts, 90 * DAY_MS, self.ttl_z))
+        if self.full:
+            ops.append(ZTouch(sp + "reviewers", a, ts, 90 * DAY_MS, self.ttl_z))
         if e.order_id is not None:
             # Verified = the claimed order is a known order of this seller; both sets are
             # intersected at read time, so it does not matter which topic is consumed first.
             ops.append(ZTouch(sp + "roids", e.order_id, ts, 30 * DAY_MS, self.ttl_z))
+        if not self.full:
+            return ops
         ops += self._account(a, ts, ((_A["reviews"], 1), (_A["low_given"], int(r <= 2)),
                                      (_A["five_given"], int(r == 5)),
                                      (_A["unclaimed"], int(e.order_id is None))))

@@ -67,11 +67,13 @@ class ReplayStats:
 
 
 class Replay:
-    def __init__(self, settings: Settings, engine: Engine | None = None):
+    def __init__(self, settings: Settings, engine: Engine | None = None, collect: bool = False):
         self.settings = settings
         self.engine = engine or Engine(settings)
         self.seq = Sequencer(settings.tick_seconds * 1000, settings.lateness_seconds * 1000)
         self.stats = ReplayStats()
+        #: every output, in publication order, when ``collect`` (for evaluation and tests)
+        self.outputs: Outputs | None = Outputs() if collect else None
 
     def run(self, paths: list[str], out_dir: Path | None) -> ReplayStats:
         t0 = time.perf_counter()
@@ -123,6 +125,10 @@ class Replay:
         self.stats.alerts += len(out.alerts)
         self.stats.blacklist += len(out.blacklist)
         self.stats.scores += len(out.scores)
+        if self.outputs is not None:
+            self.outputs.alerts += out.alerts
+            self.outputs.blacklist += out.blacklist
+            self.outputs.scores += out.scores
         if not files:
             return
         for name, items in (("alerts.jsonl", out.alerts), ("blacklist.jsonl", out.blacklist),

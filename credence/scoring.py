@@ -24,6 +24,7 @@ A seller on the blacklist by an inspector's confirmation is capped at 450; an au
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -151,6 +152,7 @@ class Scorer:
         self.every_ms = settings.score_every_seconds * 1000
         self.computed_at: dict[str, int] = {}
         self.dirty: dict[str, int] = {}  # seller → event time of its latest unscored event
+        self._due: list[tuple[int, str]] = []  # (due at, seller) of the dirty sellers
         self.books: dict[str, _Book] = {}
         self.first_seen: dict[str, int] = {}
         self.adverse_registry: dict[str, int] = {}
@@ -173,18 +175,21 @@ class Scorer:
     def touch(self, seller: str, ts: int) -> None:
         """A tick brought events for ``seller``: its score is due within ``every_ms``."""
         self.first_seen.setdefault(seller, ts)
+        if seller not in self.dirty:
+            last = self.computed_at.get(seller)
+            heapq.heappush(self._due, (-1 if last is None else last + self.every_ms, seller))
         self.dirty[seller] = max(ts, self.dirty.get(seller, ts))
 
     def due(self, now: int, forced: set[str]) -> list[tuple[str, int]]:
         """Sellers to rescore at this tick (sorted), with the event time to stamp the score."""
+        ready = set(forced)
+        while self._due and self._due[0][0] <= now:
+            ready.add(heapq.heappop(self._due)[1])
         out = []
-        for seller in sorted(set(self.dirty) | forced):
-            last = self.computed_at.get(seller)
-            if seller in forced or last is None or now - last >= self.every_ms:
-                ts = self.dirty.pop(seller, None)
-                if ts is None:
-                    ts = now - 1
-                out.append((seller, ts))
+        for seller in sorted(ready):
+            ts = self.dirty.pop(seller, None)
+            out.append((seller, now - 1 if ts is None else ts))
+        # A forced seller may still sit in the heap; its entry is harmless (dirty is empty).
         return out
 
     def update(self, seller: str, now: int, ts: int, engine: Engine) -> CreditScore | None:

@@ -65,8 +65,8 @@ class FeatureStore(ABC):
 
     def read_seller(self, model: FeatureModel, seller: str, as_of: int,
                     hourly: bool = True) -> SellerFeatures:
-        """Features of one seller as of ``as_of``; without ``hourly`` only the daily windows
-        (30d, 90d, lifetime and the daily series: what the credit score needs)."""
+        """Features of one seller as of ``as_of``. Without ``hourly``: only what the engine
+        needs (30d, 90d, lifetime windows, the daily series, distinct buyers in 90 days)."""
         f = SellerFeatures(seller, as_of)
         h, d = RINGS["h"], RINGS["d"]
         width = len(SELLER_METRICS) + 1
@@ -94,10 +94,14 @@ class FeatureStore(ABC):
         daily = drows[days % d.slots]
         daily[daily[:, 0] != days] = 0
         f.daily = daily[:, 1:]
-        for w in ("24h", "7d", "30d", "90d") if hourly else ("30d", "90d"):
+        for w in ("24h", "7d", "30d", "90d") if hourly else ("90d",):
             lo = as_of - WINDOWS[w] + 1
             f.distinct_buyers[w] = self.zcount_since(model.seller_key(seller, "buyers"), lo)
-            f.distinct_reviewers[w] = self.zcount_since(model.seller_key(seller, "reviewers"), lo)
+            if hourly:
+                f.distinct_reviewers[w] = self.zcount_since(model.seller_key(seller, "reviewers"),
+                                                            lo)
+        if not hourly:
+            return f
         lo = as_of - WINDOWS["30d"] + 1
         claimed = self.zmembers_since(model.seller_key(seller, "roids"), lo)
         if claimed:

@@ -6,6 +6,7 @@ replay, so retention is by event time: `evict` forgets dedupe keys older than th
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,8 +23,10 @@ class MemoryStore(FeatureStore):
     def __init__(self, dedupe_days: int = 14):
         self.counters: dict[str, list[int]] = {}
         self.zsets: dict[str, dict[str, int]] = {}
-        self._zlo: dict[str, int] = {}  # newest score − horizon: members below it are invisible
-        self._zsize_at_evict: dict[str, int] = {}
+        self._zlo: dict[str, int] = {}  # newest score − horizon: members below it are evicted
+        # per set, a min-heap of (score, member) with stale entries skipped on pop: eviction in
+        # amortised O(log n), so a set always holds exactly its visible members
+        self._zheap: dict[str, list[tuple[int, str]]] = {}
         self.dedupe: dict[str, str] = {}  # dedupe key → source of its first delivery
         self._dedupe_by_day: dict[int, list[str]] = {}
         self.dedupe_days = dedupe_days
@@ -83,31 +86,30 @@ class MemoryStore(FeatureStore):
             row[i] += v
 
     def _ztouch(self, op: ZTouch) -> None:
-        z = self.zsets.get(op.key)
+        key = op.key
+        z = self.zsets.get(key)
         if z is None:
-            z = self.zsets[op.key] = {}
+            z = self.zsets[key] = {}
+            self._zheap[key] = []
+        heap = self._zheap[key]
         lo = op.score - op.horizon_ms
-        prev_lo = self._zlo.get(op.key)
+        prev_lo = self._zlo.get(key)
         if prev_lo is not None and prev_lo > lo:
             lo = prev_lo
-        self._zlo[op.key] = lo
+        self._zlo[key] = lo
         prev = z.get(op.member)
         if op.score >= lo and (prev is None or op.score > prev):
             z[op.member] = op.score
-        # Members below `lo` are evicted lazily (amortised O(1)); every read filters by `lo`.
-        if len(z) > op.cap or len(z) > 2 * self._zsize_at_evict.get(op.key, 32):
-            self._evict(op.key, lo, op.cap)
+            heapq.heappush(heap, (op.score, op.member))
+        while heap and (heap[0][0] < lo or len(z) > op.cap):
+            score, member = heapq.heappop(heap)
+            if z.get(member) == score:
+                del z[member]
+        if len(heap) > 2 * len(z) + 64:
+            self._zheap[key] = heap = sorted((s, m) for m, s in z.items())
         if op.then and prev is not None and prev >= op.score - op.horizon_ms:
             for t in op.then:
                 self._op(t)
-
-    def _evict(self, key: str, lo: int, cap: int) -> None:
-        z = self.zsets[key]
-        keep = {m: s for m, s in z.items() if s >= lo}
-        if len(keep) > cap:
-            keep = dict(sorted(keep.items(), key=lambda kv: (kv[1], kv[0]))[-cap:])
-        self.zsets[key] = keep
-        self._zsize_at_evict[key] = max(len(keep), 32)
 
     # ------------------------------------------------------------------ reading
 
@@ -121,24 +123,20 @@ class MemoryStore(FeatureStore):
 
     def zlive(self, key: str) -> dict[str, int]:
         """The visible members: those not older than the set's newest score − horizon."""
-        z = self.zsets.get(key)
-        if not z:
-            return {}
-        lo = self._zlo[key]
-        return {m: s for m, s in z.items() if s >= lo}
+        return self.zsets.get(key) or {}
 
     def zcount_since(self, key: str, lo: int) -> int:
         z = self.zsets.get(key)
         if not z:
             return 0
-        lo = max(lo, self._zlo[key])
+        if lo <= self._zlo[key]:
+            return len(z)
         return sum(1 for s in z.values() if s >= lo)
 
     def zmembers_since(self, key: str, lo: int) -> list[str]:
         z = self.zsets.get(key)
         if not z:
             return []
-        lo = max(lo, self._zlo[key])
         return sorted(m for m, s in z.items() if s >= lo)
 
     def dump(self) -> dict[str, object]:
