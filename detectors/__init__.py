@@ -14,6 +14,8 @@ __all__ = ["Detector", "Finding", "default_detectors", "detector_classes", "REGI
 
 REGISTRY: list[str] = [
     # one line per detector, "detectors.<module>:<Class>"
+    "detectors.reviews:FakeReviews",
+    "detectors.lockstep:Lockstep",
 ]
 
 

@@ -1,0 +1,366 @@
+"""Lockstep reviewer groups across sellers, after CopyCatch.
+
+Method. CopyCatch (Beutel, Xu, Guruswami, Palow & Faloutsos, "CopyCatch: Stopping Group Attacks
+by Spotting Lockstep Behavior in Social Networks", WWW 2013) looks for near-bipartite cores in
+the time-stamped user→page graph: a set of at least ``m`` users and ``n`` pages, each page with a
+time centre, such that every user acted on (a share of) the pages within ``Δt`` of their
+centres. It finds them by local search from seeds, alternating between the best pages and
+centres for the current users and the users that match the current pages and centres, until
+the cluster stops changing.
+
+Adaptation to the stream:
+
+* The graph is reviewer → seller, stamped with the review time, kept for ``window_ms`` (edges
+  expire in arrival order). Polarity matters: 4-5 star reviews and 1-2 star reviews are separate
+  graphs, because the sellers a group praises in lockstep are its clients (culprits) while the
+  sellers it attacks in lockstep are targets (victims).
+* A *page* is a (seller, time centre) pair, so one client served in several waves gives one page
+  per wave; a member must hit pages of at least ``min_user_sellers`` distinct sellers (a flash
+  sale's buyers reviewing one shop on one day are one seller, never a group).
+* Seeds come from the stream instead of random restarts: at the end of a tick, a seller with
+  at least ``seed_users`` reviewers of one polarity within ``2·Δt`` seeds a search from that
+  page (at most once per ``research_ms`` per seller and polarity). Every page of a CopyCatch
+  cluster is such a burst, so seeding from bursts loses no cluster.
+* The local search alternates as in CopyCatch: (1) from the current users' edges, the pages
+  (seller, centre) where at least ``min_page_users`` of them fall within ``Δt`` of a centre,
+  the centre being the median of their times; (2) the users (anyone, not only the seed's) that
+  fall within ``Δt`` of pages of at least ``min_user_sellers`` distinct sellers; (3) pages left
+  with too few members are dropped; repeat until stable or ``max_iter``.
+* A cluster of at least ``min_users`` members over at least ``min_sellers`` sellers yields one
+  finding per seller; verification is ignored (token purchases do not hide a farm).
+
+Scores are a transparent function of the cluster's size and breadth (members, sellers) and of
+the seller's share in it; members score by how many sellers they hit, and reviewers of a
+lockstep page who hit only that seller are implicated at a lower score.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from credence.contract import Event, EventType, Review
+from detectors.base import Detector, Finding, bounded, clip01
+
+__all__ = ["Lockstep"]
+
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+
+@dataclass(slots=True, eq=False)
+class _Series:
+    """One seller's reviews in time order (a list with a moving head, for bisect)."""
+
+    ts: list[int] = field(default_factory=list)
+    who: list[str] = field(default_factory=list)
+    pol: list[int] = field(default_factory=list)
+    rid: list[str] = field(default_factory=list)
+    head: int = 0
+
+    def add(self, ts: int, who: str, pol: int, rid: str) -> None:
+        i = len(self.ts)
+        if i > self.head and self.ts[-1] > ts:  # a late event: keep the series sorted
+            i = bisect.bisect_right(self.ts, ts, self.head)
+        self.ts.insert(i, ts)
+        self.who.insert(i, who)
+        self.pol.insert(i, pol)
+        self.rid.insert(i, rid)
+
+    def trim(self, cut: int) -> None:
+        n = len(self.ts)
+        while self.head < n and self.ts[self.head] < cut:
+            self.head += 1
+        if self.head > 256 and self.head * 2 > n:
+            h = self.head
+            del self.ts[:h], self.who[:h], self.pol[:h], self.rid[:h]
+            self.head = 0
+
+    def __len__(self) -> int:
+        return len(self.ts) - self.head
+
+    def span(self, lo: int, hi: int, pol: int) -> list[tuple[int, str, str]]:
+        """(ts, reviewer, review id) of polarity ``pol`` with lo <= ts <= hi."""
+        i = bisect.bisect_left(self.ts, lo, self.head)
+        j = bisect.bisect_right(self.ts, hi, self.head)
+        return [(self.ts[k], self.who[k], self.rid[k]) for k in range(i, j) if self.pol[k] == pol]
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    seller: str
+    centre: int
+
+
+@dataclass(slots=True)
+class _Cluster:
+    pol: int
+    users: dict[str, set[str]]  # member -> distinct sellers hit
+    pages: dict[_Page, list[tuple[int, str, str]]]  # page -> reviews within Δt of its centre
+
+
+class Lockstep(Detector):
+    """CopyCatch-style lockstep groups of reviewers over several sellers.
+
+    Parameters (constructor keywords, defaults in brackets):
+
+    * ``window_ms`` [14 days]: how long review edges are kept.
+    * ``delta_ms`` [1 h]: Δt, the half-width of a page's time window.
+    * ``seed_users`` [5]: reviewers of one polarity within 2·Δt that make a seller a seed.
+    * ``research_ms`` [20 min]: least event time between two searches from one seller.
+    * ``min_page_users`` [3]: cluster members a page needs.
+    * ``min_user_sellers`` [2]: distinct sellers a member must hit.
+    * ``min_users`` [5], ``min_sellers`` [2]: the smallest cluster reported.
+    * ``max_iter`` [5]: alternations of the local search.
+    * ``max_users`` [400]: a search stops growing a cluster beyond this.
+    * ``evidence_scale`` [8.0]: cluster strength is ``max_score * (1 - exp(-(E - E0) / scale))``
+      where E sums each member's distinct sellers beyond its first and E0 is one less than the
+      smallest reportable cluster's E.
+    * ``max_score`` [0.95]: the strongest cluster's score.
+    * ``emit_min`` [0.3]: least seller score emitted.
+    """
+
+    name: ClassVar[str] = "lockstep"
+    observes: ClassVar[frozenset[EventType]] = frozenset({"review"})
+
+    def __init__(self, *, window_ms: int = 14 * DAY_MS, delta_ms: int = HOUR_MS,
+                 seed_users: int = 5, research_ms: int = 20 * 60_000, min_page_users: int = 3,
+                 min_user_sellers: int = 2, min_users: int = 5, min_sellers: int = 2,
+                 max_iter: int = 5, max_users: int = 400, evidence_scale: float = 8.0,
+                 max_score: float = 0.95, emit_min: float = 0.3) -> None:
+        self.window_ms = window_ms
+        self.delta_ms = delta_ms
+        self.seed_users = seed_users
+        self.research_ms = research_ms
+        self.min_page_users = min_page_users
+        self.min_user_sellers = min_user_sellers
+        self.min_users = min_users
+        self.min_sellers = min_sellers
+        self.max_iter = max_iter
+        self.max_users = max_users
+        self.evidence_scale = evidence_scale
+        self.max_score = max_score
+        self.emit_min = emit_min
+        self._series: dict[str, _Series] = {}
+        self._by_user: dict[str, deque[tuple[int, str, int]]] = {}
+        self._edges: deque[tuple[int, str, str]] = deque()  # (ts, reviewer, seller)
+        self._dirty: set[tuple[str, int]] = set()  # (seller, polarity) with new reviews
+        self._pending: set[tuple[str, int]] = set()  # seeds held back by ``research_ms``
+        self._last_search: dict[tuple[str, int], int] = {}
+        # (seller, polarity) -> (score, accounts, ts) of the last finding emitted
+        self._emitted: dict[tuple[str, int], tuple[float, frozenset[str], int]] = {}
+
+    # ------------------------------------------------------------------ observe
+
+    def observe(self, event: Event) -> None:
+        if not isinstance(event, Review):
+            return
+        pol = 1 if event.rating >= 4 else -1 if event.rating <= 2 else 0
+        if pol == 0:
+            return
+        sid, who = event.seller_id, event.reviewer_id
+        series = self._series.get(sid)
+        if series is None:
+            series = self._series[sid] = _Series()
+        series.add(event.ts, who, pol, event.review_id)
+        self._by_user.setdefault(who, deque()).append((event.ts, sid, pol))
+        self._edges.append((event.ts, who, sid))
+        self._dirty.add((sid, pol))
+
+    # ------------------------------------------------------------------ evaluate
+
+    def evaluate(self, now: int) -> list[Finding]:
+        self._expire(now)
+        out: list[Finding] = []
+        done: set[tuple[str, int]] = set()
+        pending: set[tuple[str, int]] = set()
+        for sid, pol in sorted(self._dirty | self._pending):
+            if (sid, pol) in done:
+                continue
+            series = self._series.get(sid)
+            if series is None:
+                continue
+            recent = series.span(now - 2 * self.delta_ms, now, pol)
+            if len({w for _, w, _ in recent}) < self.seed_users:
+                continue
+            last = self._last_search.get((sid, pol))
+            if last is not None and now - last < self.research_ms:
+                pending.add((sid, pol))
+                continue
+            self._last_search[(sid, pol)] = now
+            centre = int(statistics.median_low([t for t, _, _ in recent]))
+            cluster = self._search(_Page(sid, centre), pol)
+            if cluster is None:
+                continue
+            for page in cluster.pages:
+                done.add((page.seller, pol))
+            out += self._findings(cluster, now)
+        self._dirty.clear()
+        self._pending = pending - done
+        return out
+
+    def _page_reviews(self, page: _Page, pol: int) -> list[tuple[int, str, str]]:
+        series = self._series.get(page.seller)
+        if series is None:
+            return []
+        return series.span(page.centre - self.delta_ms, page.centre + self.delta_ms, pol)
+
+    def _pages_of(self, users: set[str], pol: int) -> list[_Page]:
+        """Step (1): pages where at least ``min_page_users`` of ``users`` act within Δt."""
+        times: dict[str, list[tuple[int, str]]] = {}
+        for u in sorted(users):
+            for t, s, p in self._by_user.get(u, ()):
+                if p == pol:
+                    times.setdefault(s, []).append((t, u))
+        pages: list[_Page] = []
+        width = 2 * self.delta_ms
+        for s in sorted(times):
+            pts = sorted(times[s])
+            if len({u for _, u in pts}) < self.min_page_users:
+                continue
+            # Greedy: the window of width 2Δt with most distinct users, then the next, ...
+            while len(pts) >= self.min_page_users:
+                best, best_i, best_j = 0, 0, 0
+                j = 0
+                for i in range(len(pts)):
+                    while j < len(pts) and pts[j][0] - pts[i][0] <= width:
+                        j += 1
+                    n = len({u for _, u in pts[i:j]})
+                    if n > best:
+                        best, best_i, best_j = n, i, j
+                if best < self.min_page_users:
+                    break
+                window = pts[best_i:best_j]
+                pages.append(_Page(s, int(statistics.median_low([t for t, _ in window]))))
+                pts = pts[:best_i] + pts[best_j:]
+        return pages
+
+    def _search(self, seed: _Page, pol: int) -> _Cluster | None:
+        users = {w for _, w, _ in self._page_reviews(seed, pol)}
+        pages: dict[_Page, list[tuple[int, str, str]]] = {}
+        members: dict[str, set[str]] = {}
+        for _ in range(self.max_iter):
+            cand = self._pages_of(users, pol)
+            if seed not in cand and not any(p.seller == seed.seller for p in cand):
+                cand.append(seed)
+            # Step (2): anyone within Δt of pages of enough distinct sellers.
+            pages = {p: self._page_reviews(p, pol) for p in cand}
+            hits: dict[str, set[str]] = {}
+            for p in sorted(pages, key=lambda x: (x.seller, x.centre)):
+                for _, w, _ in pages[p]:
+                    hits.setdefault(w, set()).add(p.seller)
+            members = {u: ss for u, ss in hits.items() if len(ss) >= self.min_user_sellers}
+            # Step (3): pages need enough members; members what is left of the pages.
+            pages = {p: revs for p, revs in pages.items()
+                     if len({w for _, w, _ in revs if w in members}) >= self.min_page_users}
+            hits = {}
+            for p in sorted(pages, key=lambda x: (x.seller, x.centre)):
+                for _, w, _ in pages[p]:
+                    if w in members:
+                        hits.setdefault(w, set()).add(p.seller)
+            members = {u: ss for u, ss in hits.items() if len(ss) >= self.min_user_sellers}
+            if not members or len(members) > self.max_users:
+                break
+            # Grow from everyone on the surviving pages, not only from the members: a member of
+            # pages A and B is found only once both are pages, and B may first show up through
+            # the reviewers of A that are not members yet.
+            frontier = {w for revs in pages.values() for _, w, _ in revs}
+            if frontier <= users:
+                break
+            users |= frontier
+        sellers = {p.seller for p in pages}
+        if len(members) < self.min_users or len(sellers) < self.min_sellers:
+            return None
+        return _Cluster(pol=pol, users=members, pages=pages)
+
+    def _findings(self, c: _Cluster, now: int) -> list[Finding]:
+        sellers = sorted({p.seller for p in c.pages})
+        n_users, n_sellers = len(c.users), len(sellers)
+        # Lockstep evidence: every member's sellers beyond its first; the smallest cluster that
+        # can be reported has min_users * (min_sellers - 1) of it.
+        evidence_hits = sum(len(ss) - 1 for ss in c.users.values())
+        floor = self.min_users * (self.min_sellers - 1) - 1
+        strength = self.max_score * (1.0 - math.exp(-max(0, evidence_hits - floor)
+                                                     / self.evidence_scale))
+        out: list[Finding] = []
+        for sid in sellers:
+            revs = [r for p, rs in c.pages.items() if p.seller == sid for r in rs]
+            core = {w for _, w, _ in revs if w in c.users}
+            share = clip01(len(core) / max(self.min_page_users + 2, 1))
+            score = strength * (0.7 + 0.3 * share)
+            if score < self.emit_min:
+                continue
+            accounts: dict[str, float] = {}
+            for w in sorted({w for _, w, _ in revs}):
+                if w == sid:
+                    continue
+                if w in c.users:
+                    k = len(c.users[w])
+                    accounts[w] = strength * min(1.0, 0.85 + 0.05 * (k - self.min_user_sellers))
+                else:
+                    accounts[w] = strength * 0.5
+            ts = min(now, max(t for t, _, _ in revs))
+            key = (sid, c.pol)
+            prev = self._emitted.get(key)
+            acc = frozenset(accounts)
+            if prev is not None and score < prev[0] + 0.03 and acc <= prev[1]:
+                continue
+            self._emitted[key] = (max(score, prev[0] if prev else 0.0),
+                                  acc | (prev[1] if prev else frozenset()), ts)
+            pages_here = sorted(p.centre for p in c.pages if p.seller == sid)
+            evidence = {
+                "review_ids": bounded(r for _, _, r in revs),
+                "group_sellers": bounded(sellers),
+                "group_accounts": bounded(c.users),
+                "group_size": n_users,
+                "group_sellers_count": n_sellers,
+                "lockstep_hits": evidence_hits,
+                "pages": len(c.pages),
+                "pages_here": len(pages_here),
+                "members_here": len(core),
+                "delta_h": self.delta_ms / HOUR_MS,
+            }
+            if c.pol > 0:
+                summary = (f"Seller {sid} was reviewed in lockstep by a group of {n_users} accounts "
+                           f"that also reviewed {n_sellers - 1} other sellers within "
+                           f"{self.delta_ms // 60_000} minutes of each other.")
+                out.append(Finding(detector=self.name, seller_id=sid, score=score, ts=ts,
+                                   summary=summary, accounts=accounts, evidence=evidence,
+                                   reasons=("lockstep_reviews", "review_farm")))
+            else:
+                summary = (f"Seller {sid} was attacked in lockstep by a group of {n_users} accounts "
+                           f"that also posted negative reviews on {n_sellers - 1} other sellers.")
+                out.append(Finding(detector=self.name, seller_id=sid, score=score, ts=ts,
+                                   summary=summary, accounts=accounts, evidence=evidence,
+                                   reasons=("lockstep_reviews", "review_bombing"), victim=True))
+        return out
+
+    # ------------------------------------------------------------------ expiry
+
+    def _expire(self, now: int) -> None:
+        cut = now - self.window_ms
+        edges = self._edges
+        while edges and edges[0][0] < cut:
+            _, who, sid = edges.popleft()
+            dq = self._by_user.get(who)
+            if dq is not None:
+                while dq and dq[0][0] < cut:
+                    dq.popleft()
+                if not dq:
+                    del self._by_user[who]
+            series = self._series.get(sid)
+            if series is not None:
+                series.trim(cut)
+                if not len(series):
+                    del self._series[sid]
+        for key in [k for k, v in self._emitted.items() if v[2] < cut]:
+            del self._emitted[key]
+        for key in [k for k, t in self._last_search.items() if t < now - self.research_ms]:
+            del self._last_search[key]
+
+    def state_size(self) -> int:
+        return len(self._edges) + len(self._emitted)
