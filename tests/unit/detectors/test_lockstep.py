@@ -1,0 +1,129 @@
+"""`detectors.lockstep.Lockstep`: CopyCatch-style groups across sellers, and what must stay quiet."""
+
+from __future__ import annotations
+
+import random
+
+from credence.contract import Review
+from detectors.base import Finding
+from detectors.lockstep import Lockstep
+
+MIN = 60_000
+HOUR = 60 * MIN
+DAY = 24 * HOUR
+T0 = 1_790_000_000_000
+
+
+class Stream:
+    def __init__(self, seed: int = 1) -> None:
+        self.rng = random.Random(seed)
+        self.events: list[Review] = []
+
+    def review(self, seller: str, reviewer: str, rating: int, ts: int,
+               order_id: str | None = None) -> None:
+        self.events.append(Review(review_id=f"r{len(self.events):06d}", seller_id=seller,
+                                  reviewer_id=reviewer, rating=rating, ts=ts,
+                                  order_id=order_id))
+
+    def background(self, sellers: list[str], reviewers: int, per_reviewer: int,
+                   start: int, days: int, prefix: str = "u") -> None:
+        """Unrelated reviewers reviewing sellers at independent random times."""
+        for i in range(reviewers):
+            for _ in range(per_reviewer):
+                self.review(self.rng.choice(sellers), f"{prefix}{i}",
+                            self.rng.choice((5, 5, 4, 4, 3, 1)),
+                            start + self.rng.randrange(days * DAY))
+
+    def wave(self, clients: list[str], pool: list[str], start: int, batch: int,
+             rating: int = 5) -> None:
+        """A farm's wave: client after client, each a batch from the pool within 90 minutes."""
+        offset = 0
+        for s in clients:
+            offset += self.rng.randrange(20, 60) * MIN
+            for a in self.rng.sample(pool, batch):
+                order = f"token-{a}-{s}" if self.rng.random() < 0.2 else None
+                self.review(s, a, rating, start + offset + self.rng.randrange(90) * MIN, order)
+
+    def sorted(self) -> list[Review]:
+        return sorted(self.events, key=lambda e: (e.ts, e.review_id))
+
+
+def run(det: Lockstep, events: list, tick: int = MIN) -> list[Finding]:
+    out: list[Finding] = []
+    end = None
+    for e in events:
+        t = (e.ts // tick + 1) * tick
+        if end is not None and t != end:
+            out += det.evaluate(end)
+        end = t
+        det.observe(e)
+    if end is not None:
+        out += det.evaluate(end)
+    return out
+
+
+HONEST = [f"s{i}" for i in range(30)]
+
+
+def test_farm_clients_and_reviewers_are_found():
+    s = Stream()
+    s.background(HONEST, 400, 3, T0, 14)
+    clients = ["c1", "c2", "c3", "c4"]
+    pool = [f"farm{i}" for i in range(20)]
+    s.background(HONEST, 20, 1, T0, 14, prefix="farm")  # camouflage
+    s.wave(clients, pool, T0 + 3 * DAY + 9 * HOUR, batch=10)
+    s.wave(clients, pool, T0 + 8 * DAY + 9 * HOUR, batch=10)
+    found = run(Lockstep(), s.sorted())
+    assert {f.seller_id for f in found} == set(clients)
+    assert not any(f.victim for f in found)
+    named = {a for f in found for a, v in f.accounts.items() if v >= 0.5}
+    assert len(named & set(pool)) >= 16
+    assert not any(a.startswith("u") for a in named)
+    top = max(found, key=lambda f: f.score)
+    assert top.score >= 0.8
+    assert top.summary.endswith(".") and len(top.evidence["review_ids"]) <= 20
+    assert set(top.evidence["group_sellers"]) == set(clients)
+    # The first wave already gives it away, within hours of its start.
+    assert min(f.ts for f in found) < T0 + 3 * DAY + 14 * HOUR
+
+
+def test_negative_lockstep_marks_victims():
+    s = Stream()
+    s.background(HONEST, 300, 3, T0, 10)
+    targets = ["t1", "t2", "t3"]
+    crew = [f"bomb{i}" for i in range(15)]
+    s.wave(targets, crew, T0 + 4 * DAY + 10 * HOUR, batch=10, rating=1)
+    found = run(Lockstep(), s.sorted())
+    assert found and {f.seller_id for f in found} <= set(targets)
+    assert all(f.victim for f in found)
+    assert {a for f in found for a in f.accounts} & set(crew)
+
+
+def test_popular_seller_reviewed_by_many_at_different_times_stays_quiet():
+    s = Stream()
+    # 600 reviewers, each reviews the popular shop once and two others, at random times.
+    for i in range(600):
+        s.review("popular", f"u{i}", 5, T0 + s.rng.randrange(10 * DAY))
+        for _ in range(2):
+            s.review(s.rng.choice(HONEST[:5]), f"u{i}", 5, T0 + s.rng.randrange(10 * DAY))
+    assert run(Lockstep(), s.sorted()) == []
+
+
+def test_flash_sale_reviewers_are_one_seller_not_a_group():
+    s = Stream()
+    s.background(HONEST, 300, 3, T0, 10)
+    for i in range(80):  # a flash sale's buyers reviewing the same shop the same evening
+        s.review("flash", f"fan{i}", 5, T0 + 4 * DAY + 20 * HOUR + s.rng.randrange(2 * HOUR))
+    for i in range(80):  # ... and reviewing other shops on other days
+        s.review(s.rng.choice(HONEST), f"fan{i}", 5, T0 + s.rng.randrange(10 * DAY))
+    assert run(Lockstep(), s.sorted()) == []
+
+
+def test_state_expires_with_the_window():
+    s = Stream()
+    s.background(HONEST, 300, 4, T0, 10)
+    det = Lockstep(window_ms=7 * DAY)
+    run(det, s.sorted())
+    assert 0 < det.state_size() <= 1200
+    det.evaluate(T0 + 30 * DAY)
+    assert det.state_size() == 0
