@@ -286,6 +286,8 @@ class Lockstep(Detector):
         floor = self.min_users * (self.min_sellers - 1) - 1
         strength = self.max_score * (1.0 - math.exp(-max(0, evidence_hits - floor)
                                                      / self.evidence_scale))
+        # The cluster's newest review is the event that (re)triggers every seller's finding.
+        newest = min(now, max(t for revs in c.pages.values() for t, _, _ in revs))
         out: list[Finding] = []
         for sid in sellers:
             revs = [r for p, rs in c.pages.items() if p.seller == sid for r in rs]
@@ -303,7 +305,7 @@ class Lockstep(Detector):
                     accounts[w] = strength * min(1.0, 0.85 + 0.05 * (k - self.min_user_sellers))
                 else:
                     accounts[w] = strength * 0.5
-            ts = min(now, max(t for t, _, _ in revs))
+            ts = newest
             key = (sid, c.pol)
             prev = self._emitted.get(key)
             acc = frozenset(accounts)
@@ -326,8 +328,8 @@ class Lockstep(Detector):
             }
             if c.pol > 0:
                 summary = (f"Seller {sid} was reviewed in lockstep by a group of {n_users} accounts "
-                           f"that also reviewed {n_sellers - 1} other sellers within "
-                           f"{self.delta_ms // 60_000} minutes of each other.")
+                           f"that also reviewed {n_sellers - 1} other sellers, each within "
+                           f"{self.delta_ms // 60_000} minutes of a common time per seller.")
                 out.append(Finding(detector=self.name, seller_id=sid, score=score, ts=ts,
                                    summary=summary, accounts=accounts, evidence=evidence,
                                    reasons=("lockstep_reviews", "review_farm")))
