@@ -16,6 +16,10 @@ REGISTRY: list[str] = [
     # one line per detector, "detectors.<module>:<Class>"
     "detectors.reviews:FakeReviews",
     "detectors.lockstep:Lockstep",
+    "detectors.cycles:CircularTrading",
+    "detectors.records:ConjuredRecords",
+    "detectors.brushing:Brushing",
+    "detectors.anomaly:FeatureAnomaly",
 ]
 
 

@@ -1,0 +1,349 @@
+"""Conjured records: invoices and customs declarations that real sales do not back.
+
+Method. Beneish's forensic-accounting idea ("The Detection of Earnings Manipulation", Financial
+Analysts Journal 1999) — reported revenue that runs ahead of the cash and trade behind it is the
+first sign of manipulation — reduced to what a marketplace sees: a seller's sales invoices and
+customs export declarations (``record`` events, ``amount``) against the seller's own observed
+sales (order GMV minus refunds). Invoice padding (invoices several times the sales) and invoices
+without sales (a shell with next to no orders) are the two shapes of the same gap.
+
+Adaptation to the stream, and to timing:
+
+* **Reconciliation pool instead of calendar windows.** A daily invoice is issued after the day it
+  covers, and sellers invoice at different cadences (daily, weekly, late). Rather than guess the
+  lag, each seller keeps a FIFO pool of *not yet invoiced* net sales in daily buckets: orders add
+  to it, refunds take from it, and an invoice consumes it oldest first. The part of an invoice the
+  pool cannot cover is its *excess*. An honest invoice, whatever its lag (up to ``pool_days``),
+  finds its sales in the pool; a flash sale's invoice finds the flash sale there (invoices follow
+  sales), so bursty but honest sellers reconcile; a padded invoice leaves most of itself
+  uncovered. Buckets older than ``pool_days`` leave the pool (sales that old are not invoiced
+  any more), which also stops rounding leftovers from accumulating into a cushion for padding.
+* **Padded invoices and their run.** An invoice is *padded* when its individual ratio
+  amount / covered is at least ``pad_ratio``. Over the padded invoices of the last
+  ``window_days``, the detector sums amounts ``I``, covered sales ``C`` and excess ``P = I − C``;
+  it fires when ``I / C ≥ ratio_min`` and ``P ≥ min_excess``. So the first padded invoice already
+  fires (time to detect is one invoice), and the run's ratio converges to the padding factor.
+* **Customs.** An exporter declares goods around the time they sell, sometimes ahead, so
+  declarations are compared over windows: customs totals of ``window_days`` against net sales of
+  ``window_days + customs_lag_days``; they fire above ``customs_ratio_min`` (honest exporters
+  declare a fraction of their sales).
+* **Warm-up.** Sales before the detector's first event are unknown, so records in the first
+  ``warmup_hours`` of event time only consume the pool and are never judged.
+
+Score: ``0.45 + 0.5 · (0.25·r + 0.35·e + 0.4·n)`` with ``r`` the ratio's log-position between
+``ratio_min`` and ``ratio_full``, ``e = 1 − exp(−P / amount_scale)`` and ``n = 1 − 2^−count``; a
+single padded record is capped at ``single_cap`` (the second one decides a blacklisting).
+
+Per event O(1) amortised (a pool consumption pops at most the buckets it empties); evaluate only
+looks at sellers that received a record since the last tick, O(window) each; a daily sweep
+expires idle sellers. State: per active seller at most ``pool_days + window_days +
+customs_lag_days`` day buckets plus the records of ``window_days``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from credence.contract import Event, EventType, Order, Record, Refund
+from detectors.base import Detector, Finding, bounded
+
+__all__ = ["ConjuredRecords"]
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+def _fen(amount: float) -> int:
+    # Integer fen keep sums exact and independent of the order of addition.
+    return int(round(amount * 100))
+
+
+@dataclass
+class _Seller:
+    # [day, un-invoiced net sales in fen], oldest first
+    pool: deque[list[int]] = field(default_factory=deque)
+    pool_fen: int = 0
+    # [day, gmv fen, refund fen, orders], oldest first
+    days: deque[list[int]] = field(default_factory=deque)
+    # (ts, record id, amount fen, covered fen, judged)
+    invoices: deque[tuple[int, str, int, int, bool]] = field(default_factory=deque)
+    # (ts, record id, amount fen)
+    customs: deque[tuple[int, str, int]] = field(default_factory=deque)
+    last_seen: int = 0
+    last_record_ts: int = 0
+    # the newest padded invoice / customs record already reported (re-report only on news)
+    reported_invoice: str = ""
+    reported_customs: str = ""
+
+
+class ConjuredRecords(Detector):
+    """Invoice padding, invoices without sales, customs declarations far above sales."""
+
+    name: ClassVar[str] = "conjured_records"
+    observes: ClassVar[frozenset[EventType]] = frozenset({"order", "refund", "record"})
+
+    def __init__(self, *, window_days: int = 30, pool_days: int = 10, pad_ratio: float = 2.0,
+                 ratio_min: float = 2.5, ratio_full: float = 10.0, min_excess: float = 500.0,
+                 amount_scale: float = 5000.0, single_cap: float = 0.78,
+                 customs_ratio_min: float = 3.0, customs_lag_days: int = 7,
+                 no_sales_share: float = 0.1, warmup_hours: float = 30.0,
+                 emit_min: float = 0.4) -> None:
+        """
+        window_days: how far back padded invoices and customs records are summed (30).
+        pool_days: how long un-invoiced sales stay claimable by a later invoice (10).
+        pad_ratio: an invoice is padded when amount / covered sales ≥ this (2.0).
+        ratio_min: the padded run's amount / covered must reach this to fire (2.5).
+        ratio_full: the ratio at which the ratio term saturates (10).
+        min_excess: CNY of uncovered invoice amount needed to fire (500).
+        amount_scale: CNY of excess at which the amount term reaches 63% (5,000).
+        single_cap: the highest score from one padded record (0.78, below blacklisting).
+        customs_ratio_min: customs / sales over the window needed to fire (3.0).
+        customs_lag_days: sales this much older than the customs window still count (7).
+        no_sales_share: net sales below this share of invoices reads as "without sales" (0.1).
+        warmup_hours: records in the first hours of event time are not judged (30).
+        emit_min: findings below this score are not returned (0.4).
+        """
+        self.window_days = window_days
+        self.pool_days = pool_days
+        self.pad_ratio = pad_ratio
+        self.ratio_min = ratio_min
+        self.ratio_full = ratio_full
+        self.min_excess = min_excess
+        self.amount_scale = amount_scale
+        self.single_cap = single_cap
+        self.customs_ratio_min = customs_ratio_min
+        self.customs_lag_days = customs_lag_days
+        self.no_sales_share = no_sales_share
+        self.warmup_hours = warmup_hours
+        self.emit_min = emit_min
+        self._sellers: dict[str, _Seller] = {}
+        self._dirty: set[str] = set()
+        self._t0: int | None = None
+        self._next_sweep = 0
+        # (ts when a customs record is judged, seller): declarations wait for the sales around them
+        self._maturing: deque[tuple[int, str]] = deque()
+
+    @property
+    def _keep_days(self) -> int:
+        # customs compare the window with sales from a lag before it to a lag after it
+        return self.window_days + 2 * self.customs_lag_days + 1
+
+    # ------------------------------------------------------------------ observe
+
+    def _seller(self, seller_id: str, ts: int) -> _Seller:
+        s = self._sellers.get(seller_id)
+        if s is None:
+            s = self._sellers[seller_id] = _Seller()
+        if ts > s.last_seen:
+            s.last_seen = ts
+        return s
+
+    def observe(self, event: Event) -> None:
+        if self._t0 is None:
+            self._t0 = event.ts
+        if isinstance(event, Order):
+            s = self._seller(event.seller_id, event.ts)
+            day = event.ts // DAY_MS
+            amount = _fen(event.amount)
+            row = self._day_row(s, day)
+            row[1] += amount
+            row[3] += 1
+            self._pool_add(s, day, amount)
+        elif isinstance(event, Refund):
+            # Refunds do not touch the pool: a refund usually cancels an order that was
+            # invoiced days ago, and taking it from today's sales made honest invoices look
+            # uncovered. They discount covered sales through the seller's refund rate instead.
+            s = self._seller(event.seller_id, event.ts)
+            self._day_row(s, event.ts // DAY_MS)[2] += _fen(event.amount)
+        elif isinstance(event, Record) and event.source in ("invoice", "customs"):
+            if not event.amount:
+                return
+            s = self._seller(event.seller_id, event.ts)
+            amount = _fen(event.amount)
+            judged = event.ts >= self._t0 + int(self.warmup_hours * HOUR_MS)
+            if event.source == "invoice":
+                self._expire_pool(s, event.ts // DAY_MS)
+                covered = self._pool_consume(s, amount)
+                s.invoices.append((event.ts, event.record_id, amount, covered, judged))
+                self._dirty.add(event.seller_id)
+            elif event.ts >= self._t0 + self.customs_lag_days * DAY_MS:
+                s.customs.append((event.ts, event.record_id, amount))
+                self._maturing.append((event.ts + self.customs_lag_days * DAY_MS,
+                                       event.seller_id))
+            s.last_record_ts = max(s.last_record_ts, event.ts)
+
+    def _day_row(self, s: _Seller, day: int) -> list[int]:
+        if s.days and s.days[-1][0] == day:
+            return s.days[-1]
+        if s.days and s.days[-1][0] > day:
+            # A late event: its own bucket if still held, else the oldest one (bounded effect).
+            for row in reversed(s.days):
+                if row[0] <= day:
+                    return row
+            return s.days[0]
+        row = [day, 0, 0, 0]
+        s.days.append(row)
+        keep = self._keep_days
+        while s.days and s.days[0][0] <= day - keep:
+            s.days.popleft()
+        return row
+
+    def _pool_add(self, s: _Seller, day: int, fen: int) -> None:
+        if s.pool and s.pool[-1][0] >= day:
+            s.pool[-1][1] += fen
+        else:
+            s.pool.append([day, fen])
+        s.pool_fen += fen
+
+    def _pool_consume(self, s: _Seller, fen: int) -> int:
+        covered = 0
+        while fen > 0 and s.pool:
+            b = s.pool[0]
+            take = min(fen, b[1])
+            b[1] -= take
+            s.pool_fen -= take
+            fen -= take
+            covered += take
+            if b[1] == 0:
+                s.pool.popleft()
+        return covered
+
+    def _expire_pool(self, s: _Seller, today: int) -> None:
+        while s.pool and s.pool[0][0] <= today - self.pool_days:
+            s.pool_fen -= s.pool.popleft()[1]
+
+    # ------------------------------------------------------------------ evaluate
+
+    def _expire(self, s: _Seller, now: int) -> None:
+        lo = now - self.window_days * DAY_MS
+        while s.invoices and s.invoices[0][0] <= lo:
+            s.invoices.popleft()
+        while s.customs and s.customs[0][0] <= lo - self.customs_lag_days * DAY_MS:
+            s.customs.popleft()
+        today = now // DAY_MS
+        self._expire_pool(s, today)
+        keep = self._keep_days
+        while s.days and s.days[0][0] <= today - keep:
+            s.days.popleft()
+
+    def _sweep(self, now: int) -> None:
+        horizon = now - self._keep_days * DAY_MS
+        for sid in sorted(self._sellers):
+            s = self._sellers[sid]
+            self._expire(s, now)
+            if s.last_seen <= horizon and not (s.invoices or s.customs or s.days or s.pool):
+                del self._sellers[sid]
+
+    def _score(self, ratio: float, excess_cny: float, count: int) -> float:
+        r = math.log(min(ratio, self.ratio_full) / self.ratio_min) / math.log(
+            self.ratio_full / self.ratio_min)
+        e = 1.0 - math.exp(-excess_cny / self.amount_scale)
+        n = 1.0 - 0.5 ** count
+        score = 0.45 + 0.5 * (0.25 * max(r, 0.0) + 0.35 * e + 0.4 * n)
+        return min(score, self.single_cap) if count <= 1 else score
+
+    def _sales(self, s: _Seller, lo_day: int) -> tuple[int, int, float]:
+        """Net sales (fen), orders and refund rate in the day buckets after ``lo_day``."""
+        gmv = refunds = orders = 0
+        for day, g, r, n in s.days:
+            if day > lo_day:
+                gmv += g
+                refunds += r
+                orders += n
+        rate = min(refunds / gmv, 0.9) if gmv > 0 else 0.0
+        return max(gmv - refunds, 0), orders, rate
+
+    def evaluate(self, now: int) -> list[Finding]:
+        out: list[Finding] = []
+        dirty, self._dirty = self._dirty, set()
+        while self._maturing and self._maturing[0][0] <= now:
+            dirty.add(self._maturing.popleft()[1])
+        for sid in sorted(dirty):
+            s = self._sellers.get(sid)
+            if s is None:
+                continue
+            self._expire(s, now)
+            f = self._assess(sid, s, now)
+            if f is not None:
+                out.append(f)
+        if now >= self._next_sweep:
+            self._sweep(now)
+            self._next_sweep = now + DAY_MS
+        return out
+
+    def _assess(self, sid: str, s: _Seller, now: int) -> Finding | None:
+        today = now // DAY_MS
+        sales_w, orders_w, refund_rate = self._sales(s, today - self.window_days)
+        keep = 1.0 - refund_rate
+        best: tuple[float, tuple[str, ...], dict, str] | None = None
+        news = False
+
+        padded = [(rid, amt, cov * keep) for _, rid, amt, cov, judged in s.invoices
+                  if judged and amt >= self.pad_ratio * cov * keep]
+        if padded:
+            total = sum(a for _, a, _ in padded)
+            covered = sum(c for _, _, c in padded)
+            excess = (total - covered) / 100
+            ratio = total / covered if covered > 0 else math.inf
+            if ratio >= self.ratio_min and excess >= self.min_excess:
+                news = padded[-1][0] != s.reported_invoice
+                s.reported_invoice = padded[-1][0]
+                score = self._score(ratio, excess, len(padded))
+                inv_w = sum(a for _, _, a, _, _ in s.invoices)
+                without = sales_w <= self.no_sales_share * inv_w
+                reason = "invoice_without_sales" if without else "invoice_padding"
+                ev = {"record_ids": bounded(rid for rid, _, _ in padded),
+                      "padded_invoices": len(padded), "invoice_total": round(total / 100, 2),
+                      "covered_sales": round(covered / 100, 2), "excess": round(excess, 2),
+                      "ratio": round(min(ratio, 1e6), 2),
+                      f"sales_{self.window_days}d": round(sales_w / 100, 2),
+                      f"orders_{self.window_days}d": orders_w}
+                if without:
+                    text = (f"Seller {sid} issued {len(padded)} invoice(s) totalling "
+                            f"{total / 100:,.0f} CNY with {orders_w} order(s) and "
+                            f"{sales_w / 100:,.0f} CNY of sales in {self.window_days} days.")
+                else:
+                    text = (f"Seller {sid} invoiced {total / 100:,.0f} CNY against "
+                            f"{covered / 100:,.0f} CNY of sales ({min(ratio, 1e6):.1f}x) in "
+                            f"{len(padded)} padded invoice(s).")
+                best = (score, (reason,), ev, text)
+
+        # Customs declarations are judged once the sales around them are known.
+        hi = now - self.customs_lag_days * DAY_MS
+        lo = hi - self.window_days * DAY_MS
+        matured = [(rid, amt) for ts, rid, amt in s.customs if lo < ts <= hi]
+        if matured:
+            customs = sum(a for _, a in matured)
+            sales_c, _, _ = self._sales(s, today - self.window_days - 2 * self.customs_lag_days)
+            excess = (customs - sales_c) / 100
+            ratio = customs / sales_c if sales_c > 0 else math.inf
+            if ratio >= self.customs_ratio_min and excess >= self.min_excess:
+                fresh = matured[-1][0] != s.reported_customs
+                s.reported_customs = matured[-1][0]
+                news = news or fresh
+                score = self._score(ratio, excess, len(matured))
+                if best is None or score > best[0]:
+                    ev = {"record_ids": bounded(rid for rid, _ in matured),
+                          "customs_records": len(matured),
+                          "customs_total": round(customs / 100, 2),
+                          "sales": round(sales_c / 100, 2), "ratio": round(min(ratio, 1e6), 2),
+                          "excess": round(excess, 2)}
+                    reasons = ("customs_inflation",) + (best[1] if best else ())
+                    text = (f"Seller {sid} declared {customs / 100:,.0f} CNY of exports against "
+                            f"{sales_c / 100:,.0f} CNY of sales ({min(ratio, 1e6):.1f}x).")
+                    best = (score, reasons, ev, text)
+                elif best is not None:
+                    best = (best[0], best[1] + ("customs_inflation",), best[2], best[3])
+        if best is None or not news or best[0] < self.emit_min:
+            return None
+        score, reasons, ev, text = best
+        return Finding(detector=self.name, seller_id=sid, score=score,
+                       ts=min(s.last_record_ts, now), summary=text, evidence=ev,
+                       reasons=reasons)
+
+    def state_size(self) -> int:
+        return sum(1 + len(s.pool) + len(s.days) + len(s.invoices) + len(s.customs)
+                   for s in self._sellers.values())
