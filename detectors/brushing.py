@@ -120,7 +120,8 @@ class Brushing(Detector):
         self._by_buyer: dict[tuple[str, str], str] = {}  # (seller, buyer) → latest candidate
         self._expiry: deque[tuple[int, str]] = deque()  # (ts, order id), arrival order
         self._dirty: dict[str, int] = {}  # seller → newest event time since the last tick
-        self._reported: dict[str, tuple[float, int]] = {}  # seller → (score, candidates)
+        # seller → (score, candidates, 5-star follow-ups) last reported
+        self._reported: dict[str, tuple[float, int, int]] = {}
         self._next_sweep = 0
 
     # ------------------------------------------------------------------ observe
@@ -249,10 +250,12 @@ class Brushing(Detector):
             score = max(score, self.single_score)
         if score < self.emit_min:
             return None
+        five = sum(c.five for _, c in cands)
         prev = self._reported.get(sid)
-        if prev is not None and score < prev[0] + 0.02 and len(ids) <= prev[1]:
+        if prev is not None and score < prev[0] + 0.02 and len(ids) <= prev[1] \
+                and five < prev[2] + 3:
             return None
-        self._reported[sid] = (score, len(ids))
+        self._reported[sid] = (score, len(ids), five)
         acct: dict[str, float] = {}
         for (_, c), w in zip(cands, weights, strict=True):
             if w <= 0:
@@ -262,7 +265,6 @@ class Brushing(Detector):
         if len(acct) > self.max_accounts:
             acct = dict(sorted(acct.items(), key=lambda kv: (-kv[1], kv[0]))[:self.max_accounts])
         fresh = sum(c.fresh for _, c in cands)
-        five = sum(c.five for _, c in cands)
         ref = self._refs.get(sid)
         typical = self._typical(ref) if ref is not None else None
         amounts = sorted(c.amount for _, c in cands)

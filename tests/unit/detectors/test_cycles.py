@@ -1,0 +1,175 @@
+"""`detectors.cycles.CircularTrading`: rings of sellers with matched amounts, and honest B2B."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+from credence.contract import Order, Review
+from detectors.base import Finding
+from detectors.cycles import CircularTrading
+
+MIN = 60_000
+HOUR = 60 * MIN
+DAY = 24 * HOUR
+T0 = 1_790_000_000_000
+
+
+class Stream:
+    def __init__(self, seed: int = 1) -> None:
+        self.rng = random.Random(seed)
+        self.events: list = []
+
+    def order(self, seller: str, buyer: str, amount: float, ts: int) -> None:
+        self.events.append(Order(order_id=f"o{len(self.events):06d}", seller_id=seller,
+                                 buyer_id=buyer, amount=amount, ts=ts, tracking_no="t"))
+
+    def shops(self, sellers: list[str], start: int, days: int, per_day: int = 3) -> None:
+        """Ordinary customers buying from every seller, so each is a known seller."""
+        for s in sellers:
+            for _ in range(days * per_day):
+                self.order(s, f"u{self.rng.randrange(500)}", self.rng.uniform(20, 300),
+                           start + self.rng.randrange(days * DAY))
+
+    def ring(self, members: list[str], start: int, amount: float, hop_hours: float = 1.5) -> None:
+        """One round: members[i] buys from members[i+1] for about the same amount."""
+        t = start
+        for i, buyer in enumerate(members):
+            self.order(members[(i + 1) % len(members)], buyer, amount * (1 - 0.003 * i), t)
+            t += int(hop_hours * HOUR)
+
+    def sorted(self) -> list:
+        return sorted(self.events, key=lambda e: (e.ts, e.order_id))
+
+
+def run(det: CircularTrading, events: list, tick: int = MIN) -> list[Finding]:
+    out: list[Finding] = []
+    end = None
+    for e in events:
+        t = (e.ts // tick + 1) * tick
+        if end is not None and t != end:
+            out += det.evaluate(end)
+        end = t
+        if e.type in det.observes:
+            det.observe(e)
+    if end is not None:
+        out += det.evaluate(end)
+    return out
+
+
+def best(found: list[Finding]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for f in found:
+        out[f.seller_id] = max(out.get(f.seller_id, 0.0), f.score)
+    return out
+
+
+SHOPS = [f"s{i}" for i in range(12)]
+RING = ["r1", "r2", "r3", "r4"]
+
+
+def test_ring_found_and_all_members_are_culprits():
+    s = Stream()
+    s.shops(SHOPS + RING, T0, 10)
+    s.ring(RING, T0 + 2 * DAY, 6000.0)
+    s.ring(RING, T0 + 3 * DAY + 5 * HOUR, 8200.0)
+    found = run(CircularTrading(), s.sorted())
+    scores = best(found)
+    assert set(scores) == set(RING)
+    assert all(v >= 0.8 for v in scores.values()), scores
+    cyc = [f for f in found if "circular_trade" in f.reasons]
+    for f in cyc:
+        assert set(f.sellers) == set(RING) - {f.seller_id}
+        assert set(f.accounts) == set(RING)
+        assert f.evidence["order_ids"] and len(f.evidence["order_ids"]) <= 20
+        assert f.summary.endswith(".")
+    assert max(f.evidence["rounds"] for f in cyc) == 2
+
+
+def test_one_round_alerts_below_blacklisting_and_relays_come_first():
+    s = Stream()
+    s.shops(SHOPS + RING, T0, 5)
+    s.ring(RING, T0 + 2 * DAY, 6000.0)
+    found = run(CircularTrading(), s.sorted())
+    relay = [f for f in found if "relay_chain" in f.reasons]
+    cyc = [f for f in found if "circular_trade" in f.reasons]
+    assert relay and cyc
+    assert min(f.ts for f in relay) < min(f.ts for f in cyc)  # the relay is seen before closing
+    assert all(0.4 <= f.score < 0.6 for f in relay)
+    assert all(0.6 <= f.score < 0.8 for f in cyc)
+
+
+def test_honest_b2b_between_sellers_does_not_fire():
+    s = Stream()
+    s.shops(SHOPS, T0, 14)
+    for d in range(14):  # s1 restocks from s2 every day, s3 from s2 and s4: one direction only
+        s.order("s2", "s1", 5000.0 + 10 * d, T0 + d * DAY + 10 * HOUR)
+        s.order("s2", "s3", 5000.0 + 10 * d, T0 + d * DAY + 11 * HOUR)
+        s.order("s4", "s3", 800.0, T0 + d * DAY + 15 * HOUR)
+    assert run(CircularTrading(), s.sorted()) == []
+
+
+def test_reciprocal_trade_with_unmatched_amounts_does_not_fire():
+    s = Stream()
+    s.shops(SHOPS, T0, 7)
+    for d in range(6):
+        s.order("s2", "s1", 5000.0, T0 + d * DAY + 10 * HOUR)
+        s.order("s1", "s2", 900.0, T0 + d * DAY + 14 * HOUR)  # s2 buys a little back
+    assert run(CircularTrading(), s.sorted()) == []
+
+
+def test_matched_two_cycle_is_weaker_than_a_ring():
+    s = Stream()
+    s.shops(SHOPS, T0, 5)
+    s.ring(["s1", "s2"], T0 + 2 * DAY, 7000.0)
+    found = run(CircularTrading(), s.sorted())
+    assert {f.seller_id for f in found} == {"s1", "s2"}
+    assert all(f.score < 0.6 for f in found)
+
+
+def test_cycle_spread_beyond_the_window_expires():
+    s = Stream()
+    s.shops(SHOPS + RING, T0, 30)
+    t = T0 + DAY
+    for i, buyer in enumerate(RING):  # one hop every 3 days: the first has left the window
+        s.order(RING[(i + 1) % len(RING)], buyer, 6000.0, t)
+        t += 3 * DAY
+    det = CircularTrading()
+    found = run(det, s.sorted())
+    assert not any("circular_trade" in f.reasons for f in found)
+    edges = len(det._edges)
+    assert edges < len(RING)
+    det.evaluate(T0 + 60 * DAY)
+    assert len(det._edges) == 0 and not det._out
+
+
+def test_buyer_seen_as_seller_only_later_still_counts():
+    s = Stream()
+    s.shops(SHOPS, T0, 5)
+    ring = ["n1", "n2", "n3"]
+    s.ring(ring, T0 + 2 * DAY, 5000.0, hop_hours=0.5)  # n1 buys before anyone buys from n1
+    s.ring(ring, T0 + 3 * DAY, 7000.0, hop_hours=0.5)
+    found = run(CircularTrading(), s.sorted())
+    assert best(found).keys() == set(ring)
+
+
+def test_snapshot_mid_ring_gives_the_same_findings():
+    s = Stream()
+    s.shops(SHOPS + RING, T0, 6)
+    s.ring(RING, T0 + 2 * DAY, 6000.0)
+    s.ring(RING, T0 + 4 * DAY, 9000.0)
+    events = s.sorted()
+    cut = next(i for i, e in enumerate(events) if e.ts >= T0 + 2 * DAY + 2 * HOUR)
+    det = CircularTrading()
+    run(det, events[:cut])
+    clone = pickle.loads(pickle.dumps(det))
+    a = [vars(f) for f in run(det, events[cut:])]
+    b = [vars(f) for f in run(clone, events[cut:])]
+    assert a == b and a
+
+
+def test_other_event_types_make_a_seller_known():
+    det = CircularTrading()
+    det.observe(Review(review_id="r", seller_id="x1", reviewer_id="u", rating=5, ts=T0))
+    det.observe(Order(order_id="o1", seller_id="x2", buyer_id="x1", amount=100.0, ts=T0 + 1))
+    assert "x2" in det._out["x1"]
