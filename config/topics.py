@@ -42,11 +42,14 @@ class TopicSpec:
 def topic_specs(settings: Settings, partitions: int | None = None) -> list[TopicSpec]:
     n = partitions or settings.partitions
     t = settings.topic
+    # Inputs take values up to 2 MiB, so an oversized event reaches the worker and becomes a
+    # dead letter with its reason, instead of being refused at the producer without a trace.
+    big = {"max.message.bytes": str(2 * 1024 * 1024)}
     return [
-        TopicSpec(t("orders"), n),
-        TopicSpec(t("reviews"), n),
-        TopicSpec(t("records"), n),
-        TopicSpec(t("decisions"), n),
+        TopicSpec(t("orders"), n, config=big),
+        TopicSpec(t("reviews"), n, config=big),
+        TopicSpec(t("records"), n, config=big),
+        TopicSpec(t("decisions"), n, config=big),
         TopicSpec(t("alerts"), n),
         TopicSpec(t("blacklist"), n, "compact"),
         TopicSpec(t("credit-scores"), n, "compact"),

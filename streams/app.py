@@ -57,6 +57,9 @@ class Runtime:
         self.stage: DetectionStage | None = None
         self.last_snapshot = 0.0
         self.snapshot_key = f"{self.p}:detect:snapshot"
+        # Progress must never overtake the events it describes in the sequenced topic: a batch's
+        # forward and a heartbeat are sent under one lock, each after the state it reports.
+        self.forward_lock = asyncio.Lock()
         self._highwaters: dict[TP, int] = {}
         self._starts: dict[TP, int | None] = {}
         self.started = time.time()
@@ -87,11 +90,14 @@ class Runtime:
         t0 = time.perf_counter()
         batch = [(e.message.topic, e.message.partition, e.message.offset, e.message.value)
                  for e in events]
-        res = await self.ingestor.handle(batch, self.highwater)
+        async with self.forward_lock:
+            # Batches never claim "caught up" (the fetcher's end offsets can be stale); only the
+            # heartbeat does, against end offsets it has just asked the broker for.
+            res = await self.ingestor.handle(batch, lambda t, p: None)
+            for fw in res.forwards:
+                await seq.send(key=b"f", value=fw)
         for dl in res.dead_letters:
             await dead.send(value=dl.to_json())
-        for fw in res.forwards:
-            await seq.send(key=b"f", value=fw)
         m = self.metrics
         for (topic, outcome), n in res.counts.items():
             m.events.labels(topic, outcome).inc(n)
@@ -116,15 +122,17 @@ class Runtime:
                 committed = consumer._committed_offset.get(tp)  # noqa: SLF001
                 self._starts[tp] = committed if committed is not None else earliest.get(tp)
         starts = {f"{tp.topic}/{tp.partition}": self._starts.get(tp) for tp in tps}
-        progress = self.ingestor.progress(set(starts), self.highwater,
-                                          lambda t, p: starts.get(f"{t}/{p}"))
+        async with self.forward_lock:
+            progress = self.ingestor.progress(
+                set(starts), lambda t, p: self._highwaters.get(TP(t, p)),
+                lambda t, p: starts.get(f"{t}/{p}"))
+            for msg in encode_forward(self.s.worker_id, progress, []):
+                await seq.send(key=b"h", value=msg)
         for tp in tps:
             hw = self.highwater(tp.topic, tp.partition)
             nxt = progress[f"{tp.topic}/{tp.partition}"][0]
             if hw is not None and nxt is not None:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - nxt))
-        for msg in encode_forward(self.s.worker_id, progress, []):
-            await seq.send(key=b"h", value=msg)
 
     # ------------------------------------------------------------------ stage B
 
@@ -273,6 +281,7 @@ def create_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         producer_max_request_size=2 * 1024 * 1024,
         broker_commit_interval=1.0,
+        consumer_max_fetch_size=4 * 1024 * 1024,  # inputs may be up to 2 MiB (dead letters)
         stream_wait_empty=False,
     )
     rt = Runtime(settings, app)

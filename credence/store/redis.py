@@ -226,10 +226,12 @@ class RedisStore(FeatureStore):
         return sorted(self.r.zrangebyscore(key, lo, "+inf"))
 
     def dump(self, prefix: str, horizon_of=None) -> dict[str, object]:
-        """Canonical state under ``prefix`` (dedupe keys excluded), comparable to MemoryStore."""
+        """Canonical feature state under ``prefix`` (sellers, accounts, identities; not dedupe
+        keys, views or snapshots), comparable to `MemoryStore.dump`."""
         out: dict[str, object] = {}
+        feature_keys = tuple(f"{prefix}:{kind}:" for kind in ("s", "a", "i"))
         for k in self.r.scan_iter(match=f"{prefix}:*", count=1000):
-            if k.startswith(f"{prefix}:dd:"):
+            if not k.startswith(feature_keys):
                 continue
             t = self.r.type(k)
             if t == "string":

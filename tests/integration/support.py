@@ -1,0 +1,156 @@
+"""Integration helpers: real `credence worker` processes, plain Kafka producers and consumers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from config.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    """The environment that makes a child process see ``s``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
+    for name, value in s.model_dump().items():
+        env[f"CREDENCE_{name.upper()}"] = str(value)
+    return env
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    log: Path
+    proc: subprocess.Popen | None = None
+    port: int = field(default_factory=_free_port)
+
+    def start(self) -> Worker:
+        s = self.settings.model_copy(update={"web_port": self.port})
+        self._fh = open(self.log, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", "credence.cli", "worker"],
+                                     env=settings_env(s), stdout=self._fh,
+                                     stderr=subprocess.STDOUT, cwd=ROOT,
+                                     start_new_session=True)
+        return self
+
+    def metrics(self) -> dict[str, float]:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",  # noqa: S310
+                                        timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return {}
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+
+def produce(s: Settings, lines: Iterable[bytes | dict], raw: bool = False) -> int:
+    """Publish contract events (dicts or raw bytes) by type, keyed per the contract."""
+    from credence.contract import TOPIC_OF_TYPE
+    from credence.kafka import producer
+
+    p = producer(s, **{"message.max.bytes": 4 * 1024 * 1024})
+    n = 0
+    for item in lines:
+        if isinstance(item, dict):
+            value = orjson.dumps(item)
+            obj = item
+        else:
+            value = item
+            try:
+                obj = orjson.loads(item)
+            except orjson.JSONDecodeError:
+                obj = {}
+        kind = obj.get("type") if isinstance(obj, dict) else None
+        topic = s.topic(TOPIC_OF_TYPE.get(kind, "orders")) if isinstance(kind, str) else \
+            s.topic("orders")
+        key = obj.get("entity_id" if kind == "decision" else "seller_id") \
+            if isinstance(obj, dict) else None
+        p.produce(topic, value=value, key=key.encode() if isinstance(key, str) else None)
+        p.poll(0)
+        n += 1
+    assert p.flush(30) == 0
+    return n
+
+
+def consume_all(s: Settings, topic: str, idle: float = 3.0, timeout: float = 120.0,
+                until: Callable[[list], bool] | None = None) -> list:
+    """Read a topic from the beginning with a plain confluent-kafka consumer until ``until`` holds
+    (or, without it, until nothing arrived for ``idle`` seconds)."""
+    import uuid
+
+    from credence.kafka import consumer
+
+    c = consumer(s, group="reader-" + uuid.uuid4().hex[:8])
+    c.subscribe([s.topic(topic)])
+    out: list = []
+    deadline = time.monotonic() + timeout
+    last = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                if until is None and out and time.monotonic() - last > idle:
+                    break
+                if until is not None and until(out):
+                    break
+                continue
+            if m.error():
+                continue
+            out.append(m)
+            last = time.monotonic()
+            if until is not None and until(out):
+                break
+    finally:
+        c.close()
+    return out
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 120.0, what: str = "condition",
+             worker: Worker | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        if worker is not None and worker.proc is not None and worker.proc.poll() is not None:
+            raise AssertionError(f"worker exited with {worker.proc.returncode}:\n{worker.tail()}")
+        time.sleep(0.5)
+    tail = f"\n{worker.tail()}" if worker else ""
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")

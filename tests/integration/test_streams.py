@@ -1,0 +1,188 @@
+"""The streaming path on a real broker and a real Redis, with real `credence worker` processes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from config.settings import Settings
+from credence.features import FeatureModel
+from credence.replay import Replay
+from credence.store.memory import MemoryStore
+from credence.store.redis import RedisStore
+from tests.integration.support import consume_all, produce, wait_for
+
+pytestmark = pytest.mark.integration
+
+FAST = {"idle_seconds": 1.0, "batch_wait": 0.02, "snapshot_seconds": 2.0}
+
+
+@pytest.fixture(scope="module")
+def sim_events(tmp_path_factory) -> list[bytes]:
+    """A small simulated marketplace with every pattern (about 20k events)."""
+    from producers.scenario import Scenario
+    from producers.simulator import simulate
+
+    sim = simulate(Scenario(seed=11, scale=0.05, days=10))
+    return [bytes(x) for x in sim.events.lines]
+
+
+def _events_in(w) -> float:
+    return sum(v for k, v in w.metrics().items() if k.startswith("credence_events_total{"))
+
+
+def _redis_features(s: Settings) -> dict[str, object]:
+    store = RedisStore(s.redis)
+    model = FeatureModel(s.key_prefix)
+    n = len(s.key_prefix) + 1
+    return {k[n:]: v for k, v in store.dump(s.key_prefix, model.horizon_of).items()
+            if ":detect:" not in k and ":out:" not in k and ":view:" not in k}
+
+
+def _memory_features(s: Settings, lines: list[bytes]) -> dict[str, object]:
+    from credence.contract import parse_event
+
+    model = FeatureModel(s.key_prefix)
+    store = MemoryStore()
+    for i, raw in enumerate(lines):
+        e = parse_event(raw)
+        store.apply([model.ops(e, f"line/{i}")])
+    n = len(s.key_prefix) + 1
+    return {k[n:]: v for k, v in store.dump().items()}
+
+
+def _canon(msgs) -> list[bytes]:
+    out = []
+    for m in msgs:
+        d = orjson.loads(m.value() if hasattr(m, "value") else m)
+        d.pop("detected_at", None)
+        out.append(orjson.dumps(d, option=orjson.OPT_SORT_KEYS))
+    return sorted(out)
+
+
+def _replay(s: Settings, lines: list[bytes], tmp: Path) -> dict[str, list[bytes]]:
+    f = tmp / "events.jsonl"
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    Replay(s).run([str(f)], tmp / "replay")
+    return {name: _canon((tmp / "replay" / file).read_bytes().splitlines())
+            for name, file in (("alerts", "alerts.jsonl"), ("blacklist", "blacklist.jsonl"),
+                               ("credit-scores", "scores.jsonl"))}
+
+
+def test_round_trip_orders_through_a_worker_into_redis(env_factory, worker_factory):
+    """Contract events produced with confluent-kafka reach Redis features through faust."""
+    s = env_factory(partitions=3, **FAST)
+    w = worker_factory(s)
+    t0 = 1_790_000_000_000
+    orders = [{"type": "order", "order_id": f"o{i}", "seller_id": f"s{i % 4}",
+               "buyer_id": f"b{i % 7}", "amount": 10.5 + i, "ts": t0 + i * 1000,
+               "tracking_no": f"t{i}"} for i in range(200)]
+    produce(s, orders)
+    store, model = RedisStore(s.redis), FeatureModel(s.key_prefix)
+
+    def counted() -> bool:
+        return sum(store.read_seller(model, f"s{k}", t0 + 10**6).get("lifetime", "orders")
+                   for k in range(4)) == 200
+
+    wait_for(counted, 120, "200 orders in Redis", w)
+    f = store.read_seller(model, "s1", t0 + 300_000)
+    mine = [o for o in orders if o["seller_id"] == "s1"]
+    assert f.get("lifetime", "orders") == len(mine)
+    assert f.get("lifetime", "gmv_fen") == round(sum(o["amount"] for o in mine) * 100)
+    assert f.get("lifetime", "shipped") == len(mine)
+    assert f.distinct_buyers["24h"] == len({o["buyer_id"] for o in mine})
+
+
+def test_malformed_inputs_become_dead_letters_and_the_stream_goes_on(env_factory,
+                                                                     worker_factory):
+    s = env_factory(partitions=2, **FAST)
+    t0 = 1_790_000_000_000
+    good = [orjson.dumps({"type": "order", "order_id": f"o{i}", "seller_id": "s1",
+                          "buyer_id": f"b{i}", "amount": 5.0, "ts": t0 + i}) for i in range(4)]
+    bad = {
+        b"{not json": "bad JSON",
+        orjson.dumps({"type": "order", "order_id": "x1", "seller_id": "s1", "amount": 5.0,
+                      "ts": t0}): "missing field 'buyer_id'",
+        orjson.dumps({"type": "review", "review_id": "r1", "seller_id": "s1",
+                      "reviewer_id": "u", "rating": 7, "ts": t0}): "field 'rating'",
+        orjson.dumps({"type": "order", "order_id": "x2", "seller_id": "s1", "buyer_id": "b",
+                      "amount": -3, "ts": t0}): "field 'amount'",
+        orjson.dumps({"type": "payment", "seller_id": "s1", "ts": t0}): "unknown type",
+        b'{"type":"order","seller_id":"s1","pad":"' + b"x" * 1_000_000 + b'"}':
+            "exceeds the 65536-byte limit",
+        b'{"type":"order","order_id":"\xff\xfe","seller_id":"s1"}': "not valid UTF-8",
+    }
+    lines = [good[0], *list(bad)[:3], good[1], *list(bad)[3:], good[2], good[3]]
+    produce(s, lines)
+    w = worker_factory(s)
+    dls = consume_all(s, "dead-letters", until=lambda m: len(m) >= len(bad), timeout=120)
+    assert len(dls) == len(bad), w.tail()
+    got = {}
+    for m in dls:
+        d = orjson.loads(m.value())
+        assert d["source_topic"] in (s.topic("orders"), s.topic("reviews"))
+        assert isinstance(d["partition"], int) and isinstance(d["offset"], int)
+        assert len(d["payload"].encode()) <= 4096 + 8  # replacement chars may grow a byte cut
+        got[d["error"]] = d
+    for reason in bad.values():
+        assert any(reason in e for e in got), f"no dead letter for {reason!r}: {list(got)}"
+    store, model = RedisStore(s.redis), FeatureModel(s.key_prefix)
+    wait_for(lambda: store.read_seller(model, "s1", t0 + 10).get("lifetime", "orders") == 4,
+             60, "the 4 valid orders", w)
+    m = w.metrics()
+    assert sum(v for k, v in m.items() if k.startswith("credence_dead_letters_total{")) == len(bad)
+
+
+def test_sigkill_mid_stream_then_restart_gives_identical_features(env_factory, worker_factory,
+                                                                   sim_events):
+    s = env_factory(partitions=4, **FAST, batch_size=200)
+    produce(s, sim_events)
+    w = worker_factory(s)
+    wait_for(lambda: _events_in(w) >= len(sim_events) // 4, 180, "a quarter of the events", w)
+    w.kill()
+    assert _events_in(w) == 0  # it is gone
+    w2 = worker_factory(s)
+    wait_for(lambda: _events_in(w2) > 0, 120, "the restarted worker", w2)
+    # Redelivered events show up as "redelivered" (forwarded, not re-applied), the rest as new.
+    wait_for(lambda: w2.metrics().get("credence_consumer_lag{partition=\"0\",topic=\""
+                                      + s.topic("orders") + "\"}", 1) == 0 and
+             _ingested_all(w2, s), 240, "the rest of the stream", w2)
+    assert _redis_features(s) == _memory_features(s, sim_events)
+
+
+def _ingested_all(w, s: Settings) -> bool:
+    m = w.metrics()
+    lags = [v for k, v in m.items() if k.startswith("credence_consumer_lag{")]
+    return bool(lags) and all(v == 0 for v in lags)
+
+
+def test_one_worker_two_workers_and_replay_agree(env_factory, worker_factory, sim_events,
+                                                 tmp_path):
+    """Same events: 1 worker, 2 workers and `credence replay` publish the same outputs, and the
+    two streaming runs leave the same Redis features."""
+    s1 = env_factory(partitions=4, **FAST)
+    s2 = env_factory(partitions=4, **FAST)
+    expected = _replay(s1, sim_events, tmp_path)
+    assert expected["credit-scores"], "the scenario should produce scores"
+    produce(s1, sim_events)
+    produce(s2, sim_events)
+    w1 = worker_factory(s1)
+    w2a = worker_factory(s2)
+    w2b = worker_factory(s2)
+    results = {}
+    for s, ws in ((s1, [w1]), (s2, [w2a, w2b])):
+        got = {}
+        for topic in ("credit-scores", "alerts", "blacklist"):
+            want = len(expected[topic])
+            msgs = consume_all(s, topic, until=lambda m, n=want: len(m) >= n, timeout=300)
+            time.sleep(2)  # anything beyond the expected count would be a duplicate
+            msgs = consume_all(s, topic, idle=3, timeout=60) if want else msgs
+            got[topic] = _canon(msgs)
+        results[s.topic_prefix] = got
+        for topic in got:
+            assert got[topic] == expected[topic], (topic, len(got[topic]),
+                                                   len(expected[topic]), ws[0].tail())
+    assert _redis_features(s1) == _redis_features(s2)
