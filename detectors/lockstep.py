@@ -31,7 +31,8 @@ Adaptation to the stream:
 
 Scores are a transparent function of the cluster's size and breadth (members, sellers) and of
 the seller's share in it; members score by how many sellers they hit, and reviewers of a
-lockstep page who hit only that seller are implicated at a lower score.
+lockstep page who hit only that seller are named at a low score (kept under the blacklist
+policy's release level).
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ class Lockstep(Detector):
       where E sums each member's distinct sellers beyond its first and E0 is one less than the
       smallest reportable cluster's E.
     * ``max_score`` [0.95]: the strongest cluster's score.
+    * ``bystander`` [0.25]: share of the cluster's strength given to reviewers of a lockstep page
+      who hit no other seller of the cluster.
     * ``emit_min`` [0.3]: least seller score emitted.
     """
 
@@ -131,7 +134,8 @@ class Lockstep(Detector):
                  seed_users: int = 5, research_ms: int = 20 * 60_000, min_page_users: int = 3,
                  min_user_sellers: int = 2, min_users: int = 5, min_sellers: int = 2,
                  max_iter: int = 5, max_users: int = 400, evidence_scale: float = 8.0,
-                 max_score: float = 0.95, emit_min: float = 0.3) -> None:
+                 max_score: float = 0.95, bystander: float = 0.25,
+                 emit_min: float = 0.3) -> None:
         self.window_ms = window_ms
         self.delta_ms = delta_ms
         self.seed_users = seed_users
@@ -144,6 +148,7 @@ class Lockstep(Detector):
         self.max_users = max_users
         self.evidence_scale = evidence_scale
         self.max_score = max_score
+        self.bystander = bystander
         self.emit_min = emit_min
         self._series: dict[str, _Series] = {}
         self._by_user: dict[str, deque[tuple[int, str, int]]] = {}
@@ -304,7 +309,9 @@ class Lockstep(Detector):
                     k = len(c.users[w])
                     accounts[w] = strength * min(1.0, 0.85 + 0.05 * (k - self.min_user_sellers))
                 else:
-                    accounts[w] = strength * 0.5
+                    # On a lockstep page but no other seller: below the policy's release level,
+                    # so repeated alerts alone never list an honest customer of a farm's client.
+                    accounts[w] = strength * self.bystander
             ts = newest
             key = (sid, c.pol)
             prev = self._emitted.get(key)

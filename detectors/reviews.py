@@ -207,6 +207,9 @@ class FakeReviews(Detector):
     * ``victim_protect_ms`` [30 days]: a bombing target gets no culprit finding from here.
     * ``good_rating`` [3.0]: a baseline mean rating one star above this is fully "good".
     * ``max_members`` [200]: most accounts an episode tracks.
+    * ``acct_lo`` [0.42], ``acct_span`` [0.25]: a member's score is the episode's confidence
+      times ``sqrt(clip((footprint - acct_lo) / acct_span))``: a lone footprint (0.4-0.45)
+      gives little, two or more give most of the confidence.
     """
 
     name: ClassVar[str] = "fake_reviews"
@@ -227,7 +230,8 @@ class FakeReviews(Detector):
                  w_fresh: float = 0.25, w_very_fresh: float = 0.4, w_dup: float = 0.45,
                  comp_lo: float = 0.5, comp_hi: float = 0.75, emit_min: float = 0.35,
                  episode_gap_ms: int = 24 * HOUR_MS, victim_protect_ms: int = 30 * DAY_MS,
-                 good_rating: float = 3.0, max_members: int = 200) -> None:
+                 good_rating: float = 3.0, max_members: int = 200, acct_lo: float = 0.42,
+                 acct_span: float = 0.25) -> None:
         self.half_life_ms = half_life_ms
         self.windows_ms = tuple(sorted(windows_ms))
         self.horizon_ms = self.windows_ms[-1]
@@ -255,6 +259,8 @@ class FakeReviews(Detector):
         self.victim_protect_ms = victim_protect_ms
         self.good_rating = good_rating
         self.max_members = max_members
+        self.acct_lo = acct_lo
+        self.acct_span = acct_span
         self._tau = half_life_ms / math.log(2)
         self._hasher = MinHasher(num_perm, bands, min_tokens)
         # order id -> seller (ids of hollow orders also in _hollow); expired by day buckets
@@ -537,8 +543,12 @@ class FakeReviews(Detector):
             return None, score
         ep.emitted_score = max(ep.emitted_score, score)
         ep.emitted_members = len(mem)
-        accounts = {a: conf * clip01((v - 0.3) / 0.4) ** 0.5 for a, v in per.items() if a != sid}
-        accounts = {a: v for a, v in accounts.items() if v > 0}
+        # A member's own footprint decides its score: one weak footprint (only unverified, or
+        # only a copied text) stays under the policy's release level, so a bystander named in
+        # several alerts of a long episode is never listed for repetition alone.
+        accounts = {a: conf * clip01((v - self.acct_lo) / self.acct_span) ** 0.5
+                    for a, v in per.items() if a != sid}
+        accounts = {a: v for a, v in accounts.items() if v >= 0.05}
         n = len(mem)
         evidence: dict[str, object] = {
             "review_ids": bounded(ep.members),
