@@ -12,8 +12,9 @@ through `bind`), never events directly: `observe` only notes which sellers were 
   reads the 30-day features of the active sellers (seen within ``active_days``) — at most
   ``max_fit`` of them, a deterministic sample (the smallest BLAKE2b hashes of their ids) — and
   fits scikit-learn's ``IsolationForest`` with a fixed ``random_state``. The fitted model, the
-  per-feature medians (to fill undefined ratios) and the score quantiles of the fitted sample are
-  kept; all of it pickles with the detector.
+  sample's pooled rates (the shrinkage targets below), per-feature medians and MADs (for the
+  evidence) and score quantiles are kept; all of it pickles with the detector. Sellers with
+  fewer than ``min_orders`` orders in 30 days and no invoices or customs are left out.
 * **Score between refits.** Every ``score_hours``, the sellers active since the last scoring are
   read and scored. Those beyond the ``1 − top_share`` quantile of the fitted sample's scores get
   a finding whose score rises linearly from ``min_score`` at that quantile to ``max_score`` at
@@ -23,7 +24,8 @@ through `bind`), never events directly: `observe` only notes which sellers were 
 Features (30-day window unless noted): log orders, log average order value, log quantity per
 order, distinct buyers (90 days) per order, repeat-buyer share, new-account share, shipped
 share, refund rate, reviews per order, rating mean and spread, low-rating and 5-star shares,
-share of reviews naming an order, invoice-to-sales and customs-to-sales ratios (log), and the
+share of reviews naming an order (the engine's core-scope store has no verified-review share:
+`read_seller(..., hourly=False)` skips it), invoice-to-sales and customs-to-sales ratios (log), and the
 last week's daily orders against the three weeks before (log growth). Rates are shrunk towards
 the fitted sample's pooled rate with ``shrink`` pseudo-counts (empirical Bayes), so a seller is
 not an outlier merely for having two reviews, both of one star.

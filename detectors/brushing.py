@@ -115,10 +115,11 @@ class Brushing(Detector):
         self.single_score = single_score
         self.max_accounts = max_accounts
         self._refs: dict[str, _Ref] = {}
-        self._cands: dict[str, _Cand] = {}  # order id → candidate
+        # Order ids are only unique per seller: candidates are keyed by (seller, order id).
+        self._cands: dict[tuple[str, str], _Cand] = {}
         self._by_seller: dict[str, deque[str]] = {}  # seller → candidate order ids, oldest first
         self._by_buyer: dict[tuple[str, str], str] = {}  # (seller, buyer) → latest candidate
-        self._expiry: deque[tuple[int, str]] = deque()  # (ts, order id), arrival order
+        self._expiry: deque[tuple[int, str, str]] = deque()  # (ts, seller, order id)
         self._dirty: dict[str, int] = {}  # seller → newest event time since the last tick
         # seller → (score, candidates, 5-star follow-ups) last reported
         self._reported: dict[str, tuple[float, int, int]] = {}
@@ -152,17 +153,17 @@ class Brushing(Detector):
         ref.last_seen = max(ref.last_seen, e.ts)
         typical = self._typical(ref)
         bound = self.tiny_abs if typical is None else self.tiny_ratio * typical
-        if e.shipped or e.amount > bound or e.order_id in self._cands:
+        if e.shipped or e.amount > bound:
             ref.amounts.append(e.amount)
             ref.stale += 1
             return
         c = _Cand(e.seller_id, e.buyer_id, e.ts, e.amount,
                   self._fresh(e.ts, e.buyer_registered),
                   None if typical is None else e.amount / typical)
-        self._cands[e.order_id] = c
+        self._cands[(e.seller_id, e.order_id)] = c
         self._by_seller.setdefault(e.seller_id, deque()).append(e.order_id)
         self._by_buyer[(e.seller_id, e.buyer_id)] = e.order_id
-        self._expiry.append((e.ts, e.order_id))
+        self._expiry.append((e.ts, e.seller_id, e.order_id))
         self._touch(e.seller_id, e.ts)
 
     def _review(self, r: Review) -> None:
@@ -170,8 +171,8 @@ class Brushing(Detector):
         # the reviewer's latest candidate at this seller.
         oid = r.order_id if r.order_id is not None else self._by_buyer.get(
             (r.seller_id, r.reviewer_id))
-        c = self._cands.get(oid) if oid is not None else None
-        if c is None or c.seller != r.seller_id or c.buyer != r.reviewer_id:
+        c = self._cands.get((r.seller_id, oid)) if oid is not None else None
+        if c is None or c.buyer != r.reviewer_id:
             return
         if r.rating == 5:
             c.five = True
@@ -192,8 +193,8 @@ class Brushing(Detector):
     def _expire(self, now: int) -> None:
         lo = now - self.window_days * DAY_MS
         while self._expiry and self._expiry[0][0] <= lo:
-            _, oid = self._expiry.popleft()
-            c = self._cands.pop(oid, None)
+            _, sid, oid = self._expiry.popleft()
+            c = self._cands.pop((sid, oid), None)
             if c is None:
                 continue
             ids = self._by_seller.get(c.seller)
@@ -238,7 +239,7 @@ class Brushing(Detector):
         ids = self._by_seller.get(sid)
         if not ids:
             return None
-        cands = [(oid, self._cands[oid]) for oid in ids]
+        cands = [(oid, self._cands[(sid, oid)]) for oid in ids]
         weights = [self._weight(c) for _, c in cands]
         plain = sum(w for w in weights if w == 0.1)
         total = sum(w for w in weights if w != 0.1) + min(plain, self.plain_cap)

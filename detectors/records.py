@@ -11,33 +11,40 @@ Adaptation to the stream, and to timing:
 
 * **Reconciliation pool instead of calendar windows.** A daily invoice is issued after the day it
   covers, and sellers invoice at different cadences (daily, weekly, late). Rather than guess the
-  lag, each seller keeps a FIFO pool of *not yet invoiced* net sales in daily buckets: orders add
-  to it, refunds take from it, and an invoice consumes it oldest first. The part of an invoice the
-  pool cannot cover is its *excess*. An honest invoice, whatever its lag (up to ``pool_days``),
-  finds its sales in the pool; a flash sale's invoice finds the flash sale there (invoices follow
-  sales), so bursty but honest sellers reconcile; a padded invoice leaves most of itself
-  uncovered. Buckets older than ``pool_days`` leave the pool (sales that old are not invoiced
-  any more), which also stops rounding leftovers from accumulating into a cushion for padding.
-* **Padded invoices and their run.** An invoice is *padded* when its individual ratio
-  amount / covered is at least ``pad_ratio``. Over the padded invoices of the last
-  ``window_days``, the detector sums amounts ``I``, covered sales ``C`` and excess ``P = I − C``;
-  it fires when ``I / C ≥ ratio_min`` and ``P ≥ min_excess``. So the first padded invoice already
-  fires (time to detect is one invoice), and the run's ratio converges to the padding factor.
-* **Customs.** An exporter declares goods around the time they sell, sometimes ahead, so
-  declarations are compared over windows: customs totals of ``window_days`` against net sales of
-  ``window_days + customs_lag_days``; they fire above ``customs_ratio_min`` (honest exporters
-  declare a fraction of their sales).
-* **Warm-up.** Sales before the detector's first event are unknown, so records in the first
-  ``warmup_hours`` of event time only consume the pool and are never judged.
+  lag, each seller keeps a FIFO pool of *not yet invoiced* sales in daily buckets: orders add to
+  it and an invoice consumes it oldest first; what the pool covers is the invoice's *covered
+  sales*. An honest invoice, whatever its lag (up to ``pool_days``), finds its sales in the pool;
+  a flash sale's invoice finds the flash sale there (invoices follow sales), so bursty but honest
+  sellers reconcile; a padded invoice leaves most of itself uncovered. Buckets older than
+  ``pool_days`` leave the pool (sales that old are not invoiced any more), which also stops
+  rounding leftovers from accumulating into a cushion for padding.
+* **Refunds.** Real sales are GMV minus refunds, but a refund usually cancels an order invoiced
+  days before, so taking it out of the pool would make the next honest invoice look uncovered.
+  Covered sales are instead discounted by the seller's refund rate over the window.
+* **Padded invoices and their run.** An invoice is *padded* when amount / covered sales is at
+  least ``pad_ratio``. Over the padded invoices of the last ``window_days``, the detector sums
+  amounts ``I`` and covered sales ``C``, excess ``P = I − C``; it fires when ``I / C ≥ ratio_min``
+  and ``P ≥ min_excess``. So the first padded invoice already fires (time to detect is one
+  invoice), and the run's ratio converges to the padding factor. When the window's net sales
+  are below ``no_sales_share`` of its invoices, the finding reads "invoice without sales".
+* **Customs.** An exporter declares goods around the time they sell, sometimes ahead, so a
+  declaration is judged ``customs_lag_days`` after it is filed: the declarations of the
+  ``window_days`` before that point against net sales from a lag before that window to now;
+  they fire above ``customs_ratio_min`` (honest exporters declare a fraction of their sales).
+* **Warm-up.** Sales before the detector's first event are unknown, so invoices in the first
+  ``warmup_hours`` of event time only consume the pool and are never judged (nor customs filed
+  in the first ``customs_lag_days``).
 
 Score: ``0.45 + 0.5 · (0.25·r + 0.35·e + 0.4·n)`` with ``r`` the ratio's log-position between
 ``ratio_min`` and ``ratio_full``, ``e = 1 − exp(−P / amount_scale)`` and ``n = 1 − 2^−count``; a
-single padded record is capped at ``single_cap`` (the second one decides a blacklisting).
+single padded record is capped at ``single_cap`` (the second one decides a blacklisting). A
+finding is returned only when a new padded invoice (or customs record) joins the evidence.
 
 Per event O(1) amortised (a pool consumption pops at most the buckets it empties); evaluate only
-looks at sellers that received a record since the last tick, O(window) each; a daily sweep
-expires idle sellers. State: per active seller at most ``pool_days + window_days +
-customs_lag_days`` day buckets plus the records of ``window_days``.
+looks at sellers that received an invoice, or whose customs declaration matured, since the last
+tick, O(window) each; a daily sweep expires idle sellers. State: per active seller at most
+``pool_days`` pool buckets, ``window_days + 2·customs_lag_days + 1`` day buckets and the records
+of the window.
 """
 
 from __future__ import annotations
@@ -73,7 +80,6 @@ class _Seller:
     # (ts, record id, amount fen)
     customs: deque[tuple[int, str, int]] = field(default_factory=deque)
     last_seen: int = 0
-    last_record_ts: int = 0
     # the newest padded invoice / customs record already reported (re-report only on news)
     reported_invoice: str = ""
     reported_customs: str = ""
@@ -120,7 +126,7 @@ class ConjuredRecords(Detector):
         self.warmup_hours = warmup_hours
         self.emit_min = emit_min
         self._sellers: dict[str, _Seller] = {}
-        self._dirty: set[str] = set()
+        self._dirty: dict[str, int] = {}  # seller → time of the record that made it dirty
         self._t0: int | None = None
         self._next_sweep = 0
         # (ts when a customs record is judged, seller): declarations wait for the sales around them
@@ -168,18 +174,22 @@ class ConjuredRecords(Detector):
                 self._expire_pool(s, event.ts // DAY_MS)
                 covered = self._pool_consume(s, amount)
                 s.invoices.append((event.ts, event.record_id, amount, covered, judged))
-                self._dirty.add(event.seller_id)
+                self._touch(event.seller_id, event.ts)
             elif event.ts >= self._t0 + self.customs_lag_days * DAY_MS:
                 s.customs.append((event.ts, event.record_id, amount))
                 self._maturing.append((event.ts + self.customs_lag_days * DAY_MS,
                                        event.seller_id))
-            s.last_record_ts = max(s.last_record_ts, event.ts)
+
+    def _touch(self, seller: str, ts: int) -> None:
+        if ts > self._dirty.get(seller, -1):
+            self._dirty[seller] = ts
 
     def _day_row(self, s: _Seller, day: int) -> list[int]:
         if s.days and s.days[-1][0] == day:
             return s.days[-1]
         if s.days and s.days[-1][0] > day:
-            # A late event: its own bucket if still held, else the oldest one (bounded effect).
+            # A late event joins the newest bucket not after its day (or the oldest held): a
+            # shift of a day at most within the window sums.
             for row in reversed(s.days):
                 if row[0] <= day:
                     return row
@@ -258,15 +268,16 @@ class ConjuredRecords(Detector):
 
     def evaluate(self, now: int) -> list[Finding]:
         out: list[Finding] = []
-        dirty, self._dirty = self._dirty, set()
         while self._maturing and self._maturing[0][0] <= now:
-            dirty.add(self._maturing.popleft()[1])
+            due, sid = self._maturing.popleft()
+            self._touch(sid, due)
+        dirty, self._dirty = self._dirty, {}
         for sid in sorted(dirty):
             s = self._sellers.get(sid)
             if s is None:
                 continue
             self._expire(s, now)
-            f = self._assess(sid, s, now)
+            f = self._assess(sid, s, now, min(dirty[sid], now))
             if f is not None:
                 out.append(f)
         if now >= self._next_sweep:
@@ -274,7 +285,7 @@ class ConjuredRecords(Detector):
             self._next_sweep = now + DAY_MS
         return out
 
-    def _assess(self, sid: str, s: _Seller, now: int) -> Finding | None:
+    def _assess(self, sid: str, s: _Seller, now: int, ts: int) -> Finding | None:
         today = now // DAY_MS
         sales_w, orders_w, refund_rate = self._sales(s, today - self.window_days)
         keep = 1.0 - refund_rate
@@ -340,10 +351,10 @@ class ConjuredRecords(Detector):
         if best is None or not news or best[0] < self.emit_min:
             return None
         score, reasons, ev, text = best
-        return Finding(detector=self.name, seller_id=sid, score=score,
-                       ts=min(s.last_record_ts, now), summary=text, evidence=ev,
-                       reasons=reasons)
+        return Finding(detector=self.name, seller_id=sid, score=score, ts=ts, summary=text,
+                       evidence=ev, reasons=reasons)
 
     def state_size(self) -> int:
-        return sum(1 + len(s.pool) + len(s.days) + len(s.invoices) + len(s.customs)
-                   for s in self._sellers.values())
+        return len(self._maturing) + sum(
+            1 + len(s.pool) + len(s.days) + len(s.invoices) + len(s.customs)
+            for s in self._sellers.values())
