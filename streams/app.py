@@ -60,6 +60,7 @@ class Runtime:
         # Progress must never overtake the events it describes in the sequenced topic: a batch's
         # forward and a heartbeat are sent under one lock, each after the state it reports.
         self.forward_lock = asyncio.Lock()
+        self._late_seen = 0
         self._highwaters: dict[TP, int] = {}
         self._starts: dict[TP, int | None] = {}
         self.started = time.time()
@@ -177,6 +178,7 @@ class Runtime:
         if self.stage is None or first > self.stage.seq_offset + 1:
             # First batch, or a gap: another worker had the partition meanwhile.
             self.stage = await self._load_stage()
+            self._late_seen = self.stage.seq.late
             pre = await asyncio.to_thread(self._catch_up, self.stage, first)
             await self.emit(pre, sinks)
         stage = self.stage
@@ -184,6 +186,8 @@ class Runtime:
         await self.emit(out, sinks)
         m = self.metrics
         m.ticks.inc(stage.ticks_closed)
+        m.late.inc(stage.seq.late - self._late_seen)
+        self._late_seen = stage.seq.late
         wm = stage.clock.watermark(time.time())
         if wm is not None:
             m.watermark.set(wm)
@@ -273,6 +277,7 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
+        datadir=str(settings.home / "worker" / "{conf.id}"),  # not the current directory
         web_port=settings.web_port,
         web_host="0.0.0.0",  # noqa: S104 - /metrics and /health are scraped from outside
         topic_disable_leader=True,
