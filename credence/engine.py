@@ -88,6 +88,8 @@ class Engine:
         self.scorer = scorer if scorer is not None else Scorer(settings, self.store, self.model)
         self.entity_type: dict[str, EntityType] = {}
         self.peak: dict[str, float] = {}  # highest suspicion each entity reached (evaluation)
+        self._discounted: set[str] = set()  # entities whose contributions scores discount
+        self._rechecked_hour = -1
         self.stats: Counter[str] = Counter()
         self.now = 0
 
@@ -157,11 +159,16 @@ class Engine:
                 self.policy.note_alert(f.seller_id, alert.alert_id, f.ts)
             for entity in (*f.accounts, *f.sellers):
                 self.policy.note_alert(entity, alert.alert_id, f.ts)
-        # Automatic entries are re-checked every tick, so they can be released as suspicion decays.
-        for entity, st in self.policy.state.items():
-            if st.listed and st.by == "auto" and entity not in touched:
-                touched[entity] = ts
-        changed_sellers: set[str] = set()
+        # Automatic entries are re-checked once an hour of event time, so they can be released as
+        # suspicion decays (half-life of weeks: an hour is fine-grained enough).
+        hour = self.now // 3_600_000
+        if hour != self._rechecked_hour:
+            self._rechecked_hour = hour
+            for entity, st in self.policy.state.items():
+                if st.listed and st.by == "auto" and entity not in touched:
+                    touched[entity] = ts
+        forced = {s for s in affected if self.entity_type.get(s) == "seller"}
+        discount_from = self.scorer.discount_from
         for entity in sorted(touched):
             s = self.fusion.suspicion(entity, self.now)
             out.suspicion[entity] = s
@@ -172,10 +179,17 @@ class Engine:
                                        victim=self.fusion.is_victim(entity, self.now))
             if entry is not None:
                 out.blacklist.append(entry)
-            if etype == "seller":
-                changed_sellers.add(entity)
+            if etype == "seller" and (entry is not None or self.scorer.moved(entity, s.score)):
+                forced.add(entity)
+            # An account crossing the discount level changes what its sellers' scores count.
+            if (s.score >= discount_from) != (entity in self._discounted):
+                if s.score >= discount_from:
+                    self._discounted.add(entity)
+                else:
+                    self._discounted.discard(entity)
+                forced.update(x for x in self.ledger.edges.get(entity, ())
+                              if self.entity_type.get(x) == "seller")
         self.fusion.expire(self.now)
-        forced = {s for s in affected | changed_sellers if self.entity_type.get(s) == "seller"}
         for seller, sts in self.scorer.due(self.now, forced):
             if self.entity_type.get(seller) != "seller":
                 continue
@@ -193,11 +207,7 @@ class Engine:
                                      score=s.score, detectors=s.detectors))
         return rows
 
-    def suspicious_accounts(self, min_score: float) -> dict[str, float]:
-        """Entities whose suspicion is at least ``min_score`` (for score discounting)."""
-        out = {}
-        for entity in self.fusion.entities():
-            s = self.fusion.suspicion(entity, self.now).score
-            if s >= min_score:
-                out[entity] = s
-        return out
+    def discounted(self) -> set[str]:
+        """Entities whose orders and reviews the credit scores do not count (suspicion at or
+        above the scorer's discount level when last evaluated)."""
+        return self._discounted

@@ -39,6 +39,7 @@ class Fusion:
     # entity → detector → (score, ts)
     scores: dict[str, dict[str, tuple[float, int]]] = field(default_factory=dict)
     victim_until: dict[str, int] = field(default_factory=dict)
+    _swept_day: int = -1
 
     def add(self, f: Finding) -> set[str]:
         """Record a finding; return the entities whose suspicion it touched."""
@@ -102,7 +103,11 @@ class Fusion:
         return self.scores.keys()
 
     def expire(self, now: int) -> None:
-        """Forget scores that decayed below 1% (bounded state)."""
+        """Forget scores that decayed below 1% (bounded state); a sweep a day is enough."""
+        day = now // DAY_MS
+        if day == self._swept_day:
+            return
+        self._swept_day = day
         horizon = self.half_life_ms * 7  # 0.5**7 < 0.01
         for entity in [e for e, d in self.scores.items()
                        if all(now - ts > horizon for _, ts in d.values())]:

@@ -9,7 +9,7 @@ accounts), so the cost follows the (few) suspicious accounts, not the (many) hon
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 from credence.contract import Event, Order, Review
@@ -41,6 +41,8 @@ class Ledger:
     window_ms: int = 90 * DAY_MS
     # account → seller → deque[(day, [7 counters])]
     edges: dict[str, dict[str, deque[tuple[int, list[int]]]]] = field(default_factory=dict)
+    # the same deques, indexed seller → account
+    by_seller: dict[str, dict[str, deque[tuple[int, list[int]]]]] = field(default_factory=dict)
     _by_day: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
 
     def observe(self, e: Event) -> None:
@@ -52,7 +54,11 @@ class Ledger:
         else:
             return
         day = e.ts // DAY_MS
-        dq = self.edges.setdefault(acct, {}).setdefault(e.seller_id, deque())
+        sellers = self.edges.setdefault(acct, {})
+        dq = sellers.get(e.seller_id)
+        if dq is None:
+            dq = sellers[e.seller_id] = deque()
+            self.by_seller.setdefault(e.seller_id, {})[acct] = dq
         if dq and dq[-1][0] == day:
             cur = dq[-1][1]
             for i, v in enumerate(row):
@@ -81,39 +87,37 @@ class Ledger:
                     del sellers[seller]  # type: ignore[union-attr]
                     if not sellers:
                         del self.edges[acct]
+                    accts = self.by_seller[seller]
+                    del accts[acct]
+                    if not accts:
+                        del self.by_seller[seller]
 
-    def contributions(self, accounts: Iterable[str], since: int,
-                      weights: dict[str, float] | None = None) -> dict[str, Contribution]:
-        """Per seller, what ``accounts`` contributed since ``since`` (event-time ms).
-
-        With ``weights`` each account's contribution is scaled by its weight (its suspicion), so
-        the discount follows the confidence; counts of buyers/reviewers are weighted too.
-        """
+    def contribution(self, seller: str, accounts: Set[str], since: int) -> Contribution:
+        """What ``accounts`` contributed to ``seller`` since ``since`` (event-time ms); costs
+        O(min(buyers of the seller, accounts))."""
+        c = Contribution()
+        mine = self.by_seller.get(seller)
+        if not mine or not accounts:
+            return c
         first = since // DAY_MS
-        out: dict[str, Contribution] = {}
-        for acct in sorted(set(accounts)):
-            w = 1.0 if weights is None else weights.get(acct, 0.0)
-            if w <= 0:
-                continue
-            for seller, dq in self.edges.get(acct, {}).items():
-                tot = [0] * 7
-                for day, row in dq:
-                    if day >= first:
-                        for i, v in enumerate(row):
-                            tot[i] += v
-                if not any(tot):
-                    continue
-                c = out.setdefault(seller, Contribution())
-                c.orders += round(w * tot[_ORD])
-                c.gmv_fen += round(w * tot[_GMV])
-                c.unshipped += round(w * tot[_UNSH])
-                c.reviews += round(w * tot[_REV])
-                c.rating_sum += round(w * tot[_RSUM])
-                c.five += round(w * tot[_FIVE])
-                c.low += round(w * tot[_LOW])
-                c.buyers += round(w) if tot[_ORD] else 0
-                c.reviewers += round(w) if tot[_REV] else 0
-        return out
+        pairs = ((a, mine[a]) for a in accounts if a in mine) if len(accounts) < len(mine) \
+            else ((a, dq) for a, dq in mine.items() if a in accounts)
+        for _, dq in sorted(pairs, key=lambda x: x[0]):
+            tot = [0] * 7
+            for day, row in dq:
+                if day >= first:
+                    for i, v in enumerate(row):
+                        tot[i] += v
+            c.orders += tot[_ORD]
+            c.gmv_fen += tot[_GMV]
+            c.unshipped += tot[_UNSH]
+            c.reviews += tot[_REV]
+            c.rating_sum += tot[_RSUM]
+            c.five += tot[_FIVE]
+            c.low += tot[_LOW]
+            c.buyers += 1 if tot[_ORD] else 0
+            c.reviewers += 1 if tot[_REV] else 0
+        return c
 
     def state_size(self) -> int:
         return sum(len(dq) for s in self.edges.values() for dq in s.values())

@@ -153,24 +153,20 @@ class Scorer:
         self.computed_at: dict[str, int] = {}
         self.dirty: dict[str, int] = {}  # seller → event time of its latest unscored event
         self._due: list[tuple[int, str]] = []  # (due at, seller) of the dirty sellers
+        self.scored_suspicion: dict[str, float] = {}
         self.books: dict[str, _Book] = {}
         self.first_seen: dict[str, int] = {}
         self.adverse_registry: dict[str, int] = {}
         self.cards: dict[str, ScoreCard] = {}
-        self._tick: int | None = None
-        self._contrib: dict[str, Contribution] = {}
 
     def observe(self, e: Event) -> None:
         if isinstance(e, Record) and e.source == "registry" and any(
                 w in e.kind.lower() for w in ADVERSE_REGISTRY):
             self.adverse_registry[e.seller_id] = self.adverse_registry.get(e.seller_id, 0) + 1
 
-    def _contributions(self, now: int, engine: Engine) -> dict[str, Contribution]:
-        if self._tick != now:  # once per tick: what suspicious accounts gave to each seller
-            weights = engine.suspicious_accounts(self.discount_from)
-            self._contrib = engine.ledger.contributions(weights.keys(), now - 90 * DAY_MS)
-            self._tick = now
-        return self._contrib
+    def moved(self, seller: str, suspicion: float) -> bool:
+        """Whether ``seller``'s suspicion moved enough since its last score to rescore now."""
+        return abs(suspicion - self.scored_suspicion.get(seller, 0.0)) >= 0.05
 
     def touch(self, seller: str, ts: int) -> None:
         """A tick brought events for ``seller``: its score is due within ``every_ms``."""
@@ -196,8 +192,9 @@ class Scorer:
         self.first_seen.setdefault(seller, ts)
         self.computed_at[seller] = now
         f = self.store.read_seller(self.model, seller, now - 1, hourly=False)
-        contrib = self._contributions(now, engine).get(seller, Contribution())
+        contrib = engine.ledger.contribution(seller, engine.discounted(), now - 90 * DAY_MS)
         suspicion = engine.fusion.suspicion(seller, now)
+        self.scored_suspicion[seller] = suspicion.score
         listed = None
         st = engine.policy.state.get(seller)
         if st is not None and st.listed:
