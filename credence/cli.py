@@ -148,6 +148,109 @@ def replay(
                    f"({stats.events_per_s:,.0f} events/s) -> {out}", err=True)
 
 
+# ----------------------------------------------------------------------------- watch
+
+
+def _line(topic: str, d: dict) -> str:
+    if topic == "alerts":
+        return (f"ALERT  {d['ts']}  {d['severity']:<6} {d['detector']:<17} seller {d['seller_id']}"
+                f"  score {d['score']:.2f}  {d['summary']}")
+    if topic == "blacklist":
+        return (f"LIST   {d['ts']}  {d['action']:<6} {d['entity_type']:<7} {d['entity_id']}  "
+                f"by {d['by']}: {d['reason']}")
+    prev = "new" if d["previous"] is None else f"from {d['previous']}"
+    why = "; ".join(r["code"] for r in d["reasons"])
+    return f"SCORE  {d['ts']}  seller {d['seller_id']}  {d['score']} ({prev})  {why}"
+
+
+@app.command()
+def watch(
+    topics: Annotated[list[str] | None, typer.Argument(
+        help="alerts, blacklist, credit-scores (default: all three)")] = None,
+    from_beginning: Annotated[bool, typer.Option(help="read each topic from its start")] = False,
+    for_: Annotated[float | None, typer.Option("--for", min=0, help="stop after this many "
+                                               "seconds")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="print the raw JSON values")] = False,
+) -> None:
+    """Print outputs as they arrive, with a plain Kafka consumer (what an inspector runs)."""
+    import time
+    import uuid
+
+    import orjson
+
+    from credence.kafka import consumer
+
+    names = topics or ["alerts", "blacklist", "credit-scores"]
+    for t in names:
+        if t not in ("alerts", "blacklist", "credit-scores"):
+            raise UserError(f"unknown output topic {t!r} (alerts, blacklist, credit-scores)")
+    s = settings()
+    c = consumer(s, group=f"credence-watch-{uuid.uuid4().hex[:8]}",
+                 **{"auto.offset.reset": "earliest" if from_beginning else "latest"})
+    by_name = {s.topic(t): t for t in names}
+    c.subscribe(list(by_name))
+    deadline = None if for_ is None else time.monotonic() + for_
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            if json_:
+                typer.echo(m.value().decode())
+            else:
+                typer.echo(_line(by_name[m.topic()], orjson.loads(m.value())))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        c.close()
+
+
+# ----------------------------------------------------------------------------- score
+
+
+@app.command()
+def score(seller: Annotated[str, typer.Argument(help="seller id")],
+          json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Print a seller's credit score, components, reasons and recent history (from Redis)."""
+    import orjson
+    import redis
+
+    s = settings()
+    r = redis.Redis.from_url(s.redis, socket_timeout=5)
+    try:
+        cur = r.hget(f"{s.key_prefix}:view:score", seller)
+        hist = r.lrange(f"{s.key_prefix}:view:score-history:{seller}", 0, -1)
+        susp = r.hget(f"{s.key_prefix}:view:susp", seller)
+        listed = r.hget(f"{s.key_prefix}:view:blacklist", seller)
+    except redis.RedisError as e:
+        raise UserError(f"Redis at {s.redis} does not answer: {e}") from None
+    if cur is None:
+        raise UserError(f"no score for seller {seller!r} (is a worker running on these topics?)")
+    d = orjson.loads(cur)
+    if json_:
+        typer.echo(orjson.dumps({"score": d, "history": [orjson.loads(h) for h in hist],
+                                 "suspicion": orjson.loads(susp) if susp else None,
+                                 "blacklist": orjson.loads(listed) if listed else None}))
+        return
+    typer.echo(f"seller {seller}: {d['score']} (previous {d['previous']}) as of {d['ts']}")
+    typer.echo("components:")
+    for k, v in d["components"].items():
+        typer.echo(f"  {k:<18} {v:+7.1f}")
+    typer.echo("reasons:")
+    for rr in d["reasons"]:
+        typer.echo(f"  {rr['code']}  {rr['text']}")
+    if susp:
+        sd = orjson.loads(susp)
+        typer.echo(f"suspicion: {sd['score']:.2f} {sd['detectors']}")
+    if listed:
+        ld = orjson.loads(listed)
+        typer.echo(f"blacklist: {ld['action']} by {ld['by']} at {ld['ts']}: {ld['reason']}")
+    typer.echo("history (newest first):")
+    for h in hist:
+        hd = orjson.loads(h)
+        typer.echo(f"  {hd['ts']}  {hd['score']}")
+
+
 # ----------------------------------------------------------------------------- eval
 
 

@@ -1,0 +1,81 @@
+# Credence: two commands on a fresh machine.
+#
+#   make demo   set up everything, start Kafka + Redis + a worker + the simulator, show alerts live
+#   make test   set up everything, start a private Kafka + Redis, run the whole suite, stop them
+#
+# Everything else is a building block of those two.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CREDENCE := $(BIN)/credence
+
+# The test stack runs on its own ports and state directory, so it never touches a Redis or Kafka
+# someone else runs on the defaults (6379, 9092), nor the demo stack.
+TEST_ENV := CREDENCE_HOME=$(CURDIR)/.credence/test CREDENCE_KAFKA=127.0.0.1:29092 \
+            CREDENCE_REDIS=redis://127.0.0.1:26379/0
+DEMO_ENV := CREDENCE_HOME=$(CURDIR)/.credence/demo
+
+.PHONY: setup system-deps venv test test-unit lint demo demo-stop stack-up stack-down clean
+
+setup: system-deps venv
+
+# Java 17 and Maven run the broker; redis-server and kcat come from Debian.
+system-deps:
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v kcat >/dev/null || missing="$$missing kcat"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+venv: $(BIN)/python
+	@$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: setup
+	@set -euo pipefail; \
+	export $(TEST_ENV); \
+	trap '$(CREDENCE) stack down' EXIT; \
+	$(CREDENCE) stack up; \
+	$(BIN)/ruff check .; \
+	$(BIN)/pytest -q -ra --durations=10
+
+test-unit: venv
+	$(BIN)/pytest -q tests/unit
+
+stack-up: setup
+	$(DEMO_ENV) $(CREDENCE) stack up
+
+stack-down:
+	$(DEMO_ENV) $(CREDENCE) stack down
+
+# The demo: stack, topics, one worker, the simulator paced live (event time = now, 600x faster),
+# and the alerts, blacklist entries and score updates printed as they arrive. Ctrl-C stops all.
+demo: setup
+	@set -euo pipefail; \
+	export $(DEMO_ENV); \
+	$(CREDENCE) stack up; \
+	$(CREDENCE) topics create >/dev/null; \
+	mkdir -p .credence/demo; \
+	$(CREDENCE) worker --loglevel warning > .credence/demo/worker.log 2>&1 & worker=$$!; \
+	$(CREDENCE) simulate --live --speedup 600 --scale 0.3 --no-progress > .credence/demo/simulate.log 2>&1 & sim=$$!; \
+	trap 'kill $$worker $$sim 2>/dev/null; wait $$worker 2>/dev/null; echo; echo "stopped the worker and the simulator; the stack keeps running (make demo-stop)"' EXIT INT TERM; \
+	echo "worker log: .credence/demo/worker.log, metrics: http://127.0.0.1:6066/metrics"; \
+	$(CREDENCE) watch --for $${DEMO_SECONDS:-600}
+
+demo-stop: stack-down
+
+clean:
+	rm -rf .credence build *.egg-info .pytest_cache .ruff_cache reports
