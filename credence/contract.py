@@ -22,6 +22,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    WithJsonSchema,
 )
 
 __all__ = [
@@ -97,7 +98,10 @@ def stable_id(*parts: object, n: int = 20) -> str:
 
 # --------------------------------------------------------------------------- field types
 
-EventTime = Annotated[int, BeforeValidator(parse_ts)]
+EventTime = Annotated[int, BeforeValidator(parse_ts), WithJsonSchema({
+    "anyOf": [{"type": "string", "format": "date-time",
+               "description": "ISO 8601 with a zone, e.g. 2026-11-27T13:31:00.123Z or +08:00"},
+              {"type": "integer", "minimum": 0, "description": "epoch milliseconds"}]})]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 PositiveAmount = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeAmount = Annotated[float, Field(ge=0, allow_inf_nan=False)]

@@ -181,9 +181,14 @@ class Engine:
                 out.blacklist.append(entry)
             if etype == "seller" and (entry is not None or self.scorer.moved(entity, s.score)):
                 forced.add(entity)
-            # An account crossing the discount level changes what its sellers' scores count.
-            if (s.score >= discount_from) != (entity in self._discounted):
-                if s.score >= discount_from:
+            # An account judged a culprit (its peak suspicion reached the discount level, and no
+            # inspector cleared it) no longer counts in its sellers' scores; crossing either way
+            # rescores them.
+            st = self.policy.state.get(entity)
+            cleared = st is not None and st.reviewed_level is not None and not st.listed
+            culprit = self.peak.get(entity, 0.0) >= discount_from and not cleared
+            if culprit != (entity in self._discounted):
+                if culprit:
                     self._discounted.add(entity)
                 else:
                     self._discounted.discard(entity)
@@ -208,6 +213,6 @@ class Engine:
         return rows
 
     def discounted(self) -> set[str]:
-        """Entities whose orders and reviews the credit scores do not count (suspicion at or
-        above the scorer's discount level when last evaluated)."""
+        """Entities whose orders and reviews the credit scores do not count: their peak
+        suspicion reached the scorer's discount level and no inspector cleared them."""
         return self._discounted

@@ -6,8 +6,8 @@
   (hysteresis: between the two levels nothing changes);
 * ``confirm`` lists the entity by ``inspector:NAME``; automatic rules never remove it;
 * ``dismiss`` and ``lift`` remove it by the inspector and remember the suspicion and alerts at
-  that moment: the entity is re-added automatically only on *new* evidence, i.e. alerts not seen
-  by the inspector and a suspicion at least ``margin`` above the dismissed level;
+  that moment: the entity is re-added automatically only on *new* evidence, i.e. two alerts the
+  inspector has not seen, or one with a suspicion at least ``margin`` above the dismissed level;
 * a seller protected as a victim (of review bombing) is never added automatically.
 """
 
@@ -75,8 +75,11 @@ class BlacklistPolicy:
         if not (suspicion >= self.threshold or repeated):
             return None
         if st.reviewed_level is not None:
-            fresh = [a for a in alerts if a not in st.reviewed_alerts]
-            if not fresh or suspicion < min(1.0, st.reviewed_level + self.margin):
+            # New evidence: two alerts the inspector has not seen, or one with a clearly
+            # higher suspicion than when they dismissed it.
+            fresh = {a for a in alerts if a not in st.reviewed_alerts}
+            stronger = suspicion >= min(1.0, st.reviewed_level + self.margin)
+            if not (len(fresh) >= 2 or (fresh and stronger)):
                 return None
         st.listed, st.by, st.alert_ids = True, "auto", sorted(set(alerts))[-20:]
         why = (f"suspicion {suspicion:.2f} >= {self.threshold}" if suspicion >= self.threshold

@@ -345,6 +345,7 @@ def create_app(settings: Settings) -> faust.App:
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Create the topics (idempotent) and run a worker until stopped (SIGTERM, Ctrl-C)."""
     create_topics(settings)
+    (settings.home / "worker").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from credence.contract import Decision
+from credence.policy import BlacklistPolicy
+
+
+def _d(action: str, entity: str = "s1", ts: int = 10) -> Decision:
+    return Decision(entity_id=entity, entity_type="seller", action=action, inspector="ann", ts=ts)
+
+
+def test_threshold_and_hysteresis():
+    p = BlacklistPolicy(threshold=0.8, release=0.3)
+    assert p.update("s1", "seller", 0.79, 1) is None
+    add = p.update("s1", "seller", 0.85, 2)
+    assert add is not None and add.action == "add" and add.by == "auto"
+    assert p.update("s1", "seller", 0.5, 3) is None  # between the levels: unchanged
+    rm = p.update("s1", "seller", 0.2, 4)
+    assert rm is not None and rm.action == "remove" and rm.by == "auto"
+
+
+def test_repeated_alerts_list_an_entity_below_the_threshold():
+    p = BlacklistPolicy(threshold=0.8, release=0.3, repeat_alerts=3)
+    for i in range(3):
+        p.note_alert("s1", f"a{i}", i)
+    entry = p.update("s1", "seller", 0.5, 5)
+    assert entry is not None and entry.alert_ids == ["a0", "a1", "a2"]
+
+
+def test_victims_are_never_listed_automatically():
+    p = BlacklistPolicy()
+    assert p.update("s1", "seller", 0.99, 1, victim=True) is None
+
+
+def test_confirm_sticks_and_dismiss_needs_new_evidence():
+    p = BlacklistPolicy(threshold=0.8, release=0.3)
+    p.note_alert("s1", "a1", 1)
+    p.update("s1", "seller", 0.9, 1)
+    dismissed = p.decide(_d("dismiss"), 0.9)
+    assert dismissed is not None and dismissed.action == "remove" and dismissed.by == "inspector:ann"
+    assert p.update("s1", "seller", 0.95, 20) is None  # same evidence
+    p.note_alert("s1", "a2", 21)
+    assert p.update("s1", "seller", 0.95, 22) is None  # new alert but not clearly stronger
+    p.note_alert("s1", "a3", 23)
+    again = p.update("s1", "seller", 0.99, 24)
+    assert again is not None and again.action == "add"
+    confirmed = p.decide(_d("confirm", ts=30), 0.99)
+    assert confirmed is not None and confirmed.by == "inspector:ann"
+    assert p.update("s1", "seller", 0.0, 40) is None  # an inspector's listing is not released
+    lifted = p.decide(_d("lift", ts=50), 0.0)
+    assert lifted is not None and lifted.action == "remove"
