@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+
 from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ def test_events_within_a_tick_are_sorted_whatever_the_arrival_order():
     orders = []
     for perm in (a, list(reversed(a))):
         seq = Sequencer(1000, 0)
-        for i, e in enumerate(perm):
+        for e in perm:
             seq.push(e, 0 if e.type == "review" else int(e.event_id[1:]))
         orders.append([e.event_id for t in seq.flush() for e, _ in t.events])
     assert orders[0] == orders[1] == ["o3", "o2", "o1", "r"]
