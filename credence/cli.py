@@ -297,6 +297,31 @@ def eval_(
         typer.echo(f"\nreport: {md}\n")
 
 
+# ----------------------------------------------------------------------------- bench
+
+
+@app.command()
+def bench(
+    scale: Annotated[float, typer.Option(min=0.01, max=5, help="simulated scenario scale")] = 0.2,
+    rate: Annotated[float, typer.Option(min=1, help="events/s for the latency run")] = 5000.0,
+    seconds: Annotated[float, typer.Option(min=1, help="length of the latency run")] = 20.0,
+    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Measure worker throughput and latency, raw consume rate, replay rate and Redis memory on
+    the running broker and Redis (isolated topics and keys, removed afterwards)."""
+    import orjson
+
+    from config.topics import TopicError
+    from credence.bench import as_dict, run_bench
+
+    try:
+        res = run_bench(settings(), scale=scale, rate=rate, latency_seconds=seconds,
+                        echo=lambda m: typer.echo(m, err=True))
+    except TopicError as e:
+        raise UserError(str(e)) from None
+    typer.echo(orjson.dumps(as_dict(res)).decode() if json_ else res.table())
+
+
 # ----------------------------------------------------------------------------- packages
 
 def _register_packages() -> None:
@@ -320,7 +345,10 @@ def _fail(msg: str, code: int = 2) -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         load()  # a bad setting is reported before any command runs
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns a command's exit status instead of exiting.
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except SettingsError as e:
         _fail(str(e))
     except UserError as e:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from credence.contract import (
+    EVENT_MODELS,
     TOPIC_OF_TYPE,
     Alert,
     BlacklistEntry,
     CreditScore,
     DeadLetter,
-    EVENT_MODELS,
 )
 
 __all__ = ["topic_schemas", "write", "SCHEMA_DIR"]

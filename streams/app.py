@@ -100,6 +100,11 @@ class Runtime:
         for dl in res.dead_letters:
             await dead.send(value=dl.to_json())
         m = self.metrics
+        done = time.time()
+        for e in events:
+            ts = e.message.timestamp
+            if ts:
+                m.ingest_latency.observe(max(0.0, done - ts))
         for (topic, outcome), n in res.counts.items():
             m.events.labels(topic, outcome).inc(n)
             if outcome == "dead_letter":

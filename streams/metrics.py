@@ -43,6 +43,12 @@ class Metrics:
         self.last_progress = Gauge("credence_last_progress_seconds",
                                    "Wall time of the last processed batch", ["stage"],
                                    registry=r)
+        # From the producer's record timestamp to the batch's features committed in Redis and
+        # forwarded: the platform-facing latency of stage A.
+        self.ingest_latency = Histogram(
+            "credence_ingest_latency_seconds", "Produce to features in Redis, per event",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
+                     2.5, 5.0, 10.0, 30.0), registry=r)
         self.snapshot_seconds = Histogram("credence_snapshot_seconds", "Snapshot save time",
                                           buckets=_LATENCY_BUCKETS, registry=r)
         self.progress: dict[str, float] = {}

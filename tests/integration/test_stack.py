@@ -1,0 +1,60 @@
+"""`credence stack up | status | down` on ports of its own (not the stack the tests run on)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.support import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def _credence(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "credence.cli", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.skipif(any(shutil.which(t) is None for t in ("java", "mvn", "redis-server")) and
+                    os.environ.get("CI") != "true", reason="needs java, mvn and redis-server")
+def test_up_twice_status_down(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
+    env.update(CREDENCE_HOME=str(tmp_path / "home"), CREDENCE_KAFKA="127.0.0.1:31092",
+               CREDENCE_REDIS="redis://127.0.0.1:31379/0")
+    # Reuse the jars of the stack the tests run on, if any, instead of a second Maven fetch.
+    libs = Path(os.environ.get("CREDENCE_HOME", "~/.credence")).expanduser() / "kafka" / "libs"
+    if libs.is_dir():
+        shutil.copytree(libs, tmp_path / "home" / "kafka" / "libs")
+    try:
+        up = _credence(["stack", "up"], env)
+        assert up.returncode == 0, up.stderr
+        assert "kafka  started on 127.0.0.1:31092" in up.stdout and "answering after" in up.stdout
+        again = _credence(["stack", "up"], env)
+        assert again.returncode == 0 and again.stdout.count("already running") == 2, again.stdout
+        status = _credence(["stack", "status"], env)
+        assert status.returncode == 0 and status.stdout.count("running (pid") == 2
+        pids = [int(line.split("(pid ")[1].split(")")[0]) for line in status.stdout.splitlines()]
+    finally:
+        down = _credence(["stack", "down"], env)
+    assert down.returncode == 0 and down.stdout.count("stopped (pid") == 2, down.stdout
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or \
+            Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    after = _credence(["stack", "status"], env)
+    assert after.returncode == 1 and after.stdout.count("stopped") == 2
+
+
+def test_missing_tool_is_one_line_naming_the_fix(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
+    env.update(CREDENCE_HOME=str(tmp_path), CREDENCE_KAFKA="127.0.0.1:31192",
+               CREDENCE_REDIS="redis://127.0.0.1:31479/0", PATH="/nonexistent")
+    r = subprocess.run([sys.executable, "-m", "credence.cli", "stack", "up"], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("credence: error: java not found: install a JDK 17: "
+                                "apt-get install openjdk-17-jre-headless")
