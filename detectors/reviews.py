@@ -57,7 +57,7 @@ __all__ = ["FakeReviews", "MinHasher", "poisson_tail_nlp"]
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
-_MERSENNE = (1 << 61) - 1
+_PRIME = (1 << 31) - 1  # Mersenne: a*x + b for a, b, x below it fits in uint64
 _MAX_NLP = 50.0
 
 _STOP = frozenset(
@@ -104,15 +104,16 @@ class MinHasher:
         self.rows = num_perm // bands
         self.min_tokens = min_tokens
         rng = np.random.default_rng(seed)
-        # a < 2**31 and a shingle hash < 2**32 keep a*x + b inside uint64.
-        self.a = rng.integers(1, 1 << 31, size=num_perm, dtype=np.uint64)
-        self.b = rng.integers(0, 1 << 31, size=num_perm, dtype=np.uint64)
+        # Universal hashing (a*x + b) mod p with x, a, b < p: the reduction must actually wrap,
+        # or every permutation would keep the order of x and pick the same minimum.
+        self.a = rng.integers(1, _PRIME, size=num_perm, dtype=np.uint64)
+        self.b = rng.integers(0, _PRIME, size=num_perm, dtype=np.uint64)
 
     def shingles(self, text: str) -> list[int]:
         words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
         if len(words) < self.min_tokens:
             return []
-        return sorted({zlib.crc32(f"{words[i]} {words[i + 1]}".encode())
+        return sorted({zlib.crc32(f"{words[i]} {words[i + 1]}".encode()) % _PRIME
                        for i in range(len(words) - 1)})
 
     def signature(self, text: str) -> np.ndarray | None:
@@ -120,7 +121,7 @@ class MinHasher:
         if not sh:
             return None
         x = np.asarray(sh, dtype=np.uint64)[:, None]
-        return ((self.a[None, :] * x + self.b[None, :]) % np.uint64(_MERSENNE)).min(axis=0)
+        return ((self.a[None, :] * x + self.b[None, :]) % np.uint64(_PRIME)).min(axis=0)
 
     def band_keys(self, sig: np.ndarray) -> list[tuple[int, ...]]:
         v = sig.tolist()
@@ -157,6 +158,7 @@ class _Episode:
     best: dict[str, float] = field(default_factory=dict)  # figures of the strongest window
     emitted_score: float = -1.0
     emitted_members: int = 0
+    emitted_ts: int = 0
 
 
 @dataclass(slots=True, eq=False)
@@ -197,7 +199,7 @@ class FakeReviews(Detector):
     * ``hollow_amount`` [5.0 CNY]: an unshipped order this small does not verify a review.
     * ``fresh_ms`` [30 days], ``very_fresh_ms`` [7 days]: account age thresholds.
     * ``text_window_ms`` [72 h], ``max_texts`` [256]: the per-seller near-duplicate index.
-    * ``num_perm`` [64], ``bands`` [32], ``dup_threshold`` [0.25], ``min_tokens`` [5]: MinHash
+    * ``num_perm`` [64], ``bands`` [32], ``dup_threshold`` [0.2], ``min_tokens`` [5]: MinHash
       and LSH (2 rows per band: candidates from Jaccard ~0.15 up, confirmed by the signature).
     * ``w_unverified`` [0.4], ``w_no_purchase`` [0.35], ``w_fresh`` [0.25],
       ``w_very_fresh`` [0.4], ``w_dup`` [0.45]: per-review footprint weights (noisy-OR).
@@ -210,6 +212,9 @@ class FakeReviews(Detector):
     * ``acct_lo`` [0.42], ``acct_span`` [0.25]: a member's score is the episode's confidence
       times ``sqrt(clip((footprint - acct_lo) / acct_span))``: a lone footprint (0.4-0.45)
       gives little, two or more give most of the confidence.
+    * ``loner_cap`` [0.25]: most a member gets that shares no footprint with the crew (copied
+      text, fresh account, hollow order; in a negative burst also no purchase at all); kept
+      under the blacklist policy's release level.
     """
 
     name: ClassVar[str] = "fake_reviews"
@@ -225,13 +230,13 @@ class FakeReviews(Detector):
                  order_window_ms: int = 15 * DAY_MS, hollow_amount: float = 5.0,
                  fresh_ms: int = 30 * DAY_MS, very_fresh_ms: int = 7 * DAY_MS,
                  text_window_ms: int = 72 * HOUR_MS, max_texts: int = 256,
-                 num_perm: int = 64, bands: int = 32, dup_threshold: float = 0.25,
+                 num_perm: int = 64, bands: int = 32, dup_threshold: float = 0.2,
                  min_tokens: int = 5, w_unverified: float = 0.4, w_no_purchase: float = 0.35,
                  w_fresh: float = 0.25, w_very_fresh: float = 0.4, w_dup: float = 0.45,
                  comp_lo: float = 0.5, comp_hi: float = 0.75, emit_min: float = 0.35,
                  episode_gap_ms: int = 24 * HOUR_MS, victim_protect_ms: int = 30 * DAY_MS,
                  good_rating: float = 3.0, max_members: int = 200, acct_lo: float = 0.42,
-                 acct_span: float = 0.25) -> None:
+                 acct_span: float = 0.25, loner_cap: float = 0.25) -> None:
         self.half_life_ms = half_life_ms
         self.windows_ms = tuple(sorted(windows_ms))
         self.horizon_ms = self.windows_ms[-1]
@@ -261,6 +266,7 @@ class FakeReviews(Detector):
         self.max_members = max_members
         self.acct_lo = acct_lo
         self.acct_span = acct_span
+        self.loner_cap = loner_cap
         self._tau = half_life_ms / math.log(2)
         self._hasher = MinHasher(num_perm, bands, min_tokens)
         # order id -> seller (ids of hollow orders also in _hollow); expired by day buckets
@@ -272,6 +278,8 @@ class FakeReviews(Detector):
         self._buyer_days: dict[int, list[str]] = {}
         self._sellers: dict[str, _Seller] = {}
         self._dirty: set[str] = set()
+        # (seller, polarity) of episodes with members not yet in a finding (emission throttled)
+        self._held: set[tuple[str, int]] = set()
         self._first_ts: int | None = None
         self._next_sweep = 0
 
@@ -423,6 +431,13 @@ class FakeReviews(Detector):
 
     def evaluate(self, now: int) -> list[Finding]:
         out: list[Finding] = []
+        # Episodes holding back new members are looked at again until their finding goes out.
+        held, self._held = self._held, set()
+        for sid, pol in sorted(held):
+            s = self._sellers.get(sid)
+            if s is not None and pol in s.episodes:
+                self._dirty.add(sid)
+                s.dirty.add(pol)
         for sid in sorted(self._dirty):
             s = self._sellers.get(sid)
             if s is None:
@@ -527,8 +542,14 @@ class FakeReviews(Detector):
         dup = {r.rid for r in texted if sum(o in ids for o in s.nbrs.get(r.rid, ())) >= need}
         # One vote per reviewer: the most suspicious of their reviews in the episode.
         per: dict[str, float] = {}
+        linked: set[str] = set()  # reviewers with a footprint shared with the crew
         for r in mem:
             per[r.reviewer] = max(per.get(r.reviewer, 0.0), self._footprint(r, r.rid in dup))
+            # Against a well-rated shop, a low rating with no purchase behind it from an account
+            # that bought nothing lately is itself the attack's signature.
+            if r.rid in dup or r.fresh > 0 or r.hollow or (
+                    ep.pol < 0 and r.core and r.no_purchase >= 0.5):
+                linked.add(r.reviewer)
         comp = sum(per.values()) / len(per)
         conf = ep.strength * clip01((comp - self.comp_lo) / (self.comp_hi - self.comp_lo))
         base_mean, base_n = self._baseline_mean(s)
@@ -539,16 +560,31 @@ class FakeReviews(Detector):
             score = conf * (0.4 + 0.6 * clip01(base_mean - self.good_rating))
         if score < self.emit_min:
             return None, score
-        if len(mem) <= ep.emitted_members and score < ep.emitted_score + 0.02:
+        # Re-emit when the score grows, when members join in number, or hourly while they trickle
+        # in (each new member waits at most an hour for its score).
+        joined = len(mem) - ep.emitted_members
+        if ep.emitted_score >= 0 and score < ep.emitted_score + 0.05 and not (
+                joined >= max(2, 0.2 * ep.emitted_members)
+                or (joined > 0 and now - ep.emitted_ts >= HOUR_MS)):
+            if joined > 0:
+                self._held.add((sid, ep.pol))
             return None, score
         ep.emitted_score = max(ep.emitted_score, score)
         ep.emitted_members = len(mem)
-        # A member's own footprint decides its score: one weak footprint (only unverified, or
-        # only a copied text) stays under the policy's release level, so a bystander named in
-        # several alerts of a long episode is never listed for repetition alone.
-        accounts = {a: conf * clip01((v - self.acct_lo) / self.acct_span) ** 0.5
-                    for a, v in per.items() if a != sid}
-        accounts = {a: v for a, v in accounts.items() if v >= 0.05}
+        ep.emitted_ts = now
+        # A member's own footprints decide its score. A member that shares none with the crew
+        # (no copied text, not a fresh account, no hollow order) may be a bystander who posted
+        # an unverified review at the wrong time: it stays under the policy's release level, so
+        # being named in several alerts of a long episode never lists it by repetition alone.
+        accounts = {}
+        for a, v in per.items():
+            if a == sid:
+                continue
+            score_a = conf * clip01((v - self.acct_lo) / self.acct_span) ** 0.5
+            if a not in linked:
+                score_a = min(score_a, self.loner_cap)
+            if score_a >= 0.05:
+                accounts[a] = score_a
         n = len(mem)
         evidence: dict[str, object] = {
             "review_ids": bounded(ep.members),
