@@ -91,6 +91,25 @@ class _Series:
         return [(self.ts[k], self.who[k], self.rid[k]) for k in range(i, j) if self.pol[k] == pol]
 
 
+def _densest(pts: list[tuple[int, str]], width: int) -> tuple[int, int, int]:
+    """(distinct users, i, j) of the window ``pts[i:j]`` spanning at most ``width`` with the most
+    distinct users; ``pts`` sorted by time. Two pointers, one pass."""
+    count: dict[str, int] = {}
+    best, best_i, best_j = 0, 0, 0
+    i = 0
+    for j, (t, u) in enumerate(pts):
+        count[u] = count.get(u, 0) + 1
+        while t - pts[i][0] > width:
+            v = pts[i][1]
+            count[v] -= 1
+            if not count[v]:
+                del count[v]
+            i += 1
+        if len(count) > best:
+            best, best_i, best_j = len(count), i, j + 1
+    return best, best_i, best_j
+
+
 @dataclass(frozen=True, slots=True)
 class _Page:
     seller: str
@@ -229,14 +248,7 @@ class Lockstep(Detector):
                 continue
             # Greedy: the window of width 2Δt with most distinct users, then the next, ...
             while len(pts) >= self.min_page_users:
-                best, best_i, best_j = 0, 0, 0
-                j = 0
-                for i in range(len(pts)):
-                    while j < len(pts) and pts[j][0] - pts[i][0] <= width:
-                        j += 1
-                    n = len({u for _, u in pts[i:j]})
-                    if n > best:
-                        best, best_i, best_j = n, i, j
+                best, best_i, best_j = _densest(pts, width)
                 if best < self.min_page_users:
                     break
                 window = pts[best_i:best_j]

@@ -30,9 +30,14 @@ Adaptation to the stream:
   against a seller whose baseline rating is good is review bombing: a `victim` finding (score =
   confidence of the attack) with the bombers as culprit accounts; the target is then shielded
   from this detector's culprit findings for ``victim_protect_ms``.
+* **Members.** A member's score is the burst's confidence scaled by its own footprints; a member
+  sharing none with the crew (copied text, fresh account, hollow order; for a negative burst
+  also no purchase at all) is capped under the blacklist policy's release level, because a
+  bystander who posted an unverified review at the wrong time would otherwise be listed by the
+  policy's repeated-alerts rule as the episode's alerts go out.
 * **Episodes.** Once a burst fires, later suspect reviews of the same polarity join it until it
-  has been quiet for ``episode_gap_ms``; a finding is re-emitted only when members join or the
-  score grows.
+  has been quiet for ``episode_gap_ms``; its finding is re-emitted when the score grows, when
+  members join in number, or at most hourly while they trickle in.
 
 Verification needs orders: the detector keeps the ids of orders (and whether they were hollow)
 for ``order_window_ms``, and the last day each account bought anything, in day buckets.
