@@ -50,7 +50,8 @@ class Runtime:
         self.app = app
         self.metrics = Metrics()
         self.ingestor = Ingestor(settings)
-        self.redis = aredis.Redis.from_url(settings.redis, protocol=2)
+        self.redis = aredis.Redis.from_url(settings.redis, protocol=2, socket_timeout=60,
+                                           socket_connect_timeout=10)
         self.p = settings.key_prefix
         self.input_topics = {settings.topic(t) for t in INPUT_TOPICS}
         self.seq_name = settings.topic(SEQUENCED)
@@ -87,18 +88,42 @@ class Runtime:
 
     # ------------------------------------------------------------------ stage A
 
+    async def retrying(self, what: str, fn: Any) -> Any:
+        """Run ``fn`` until it succeeds while Redis or Kafka fail transiently.
+
+        A batch is never given up: faust would not deliver its messages again before a
+        rebalance. Retrying is safe because every effect is idempotent (dedupe keys, source
+        offsets, output ids)."""
+        import redis
+        from aiokafka.errors import KafkaError
+
+        delay = 0.2
+        while True:
+            try:
+                return await fn()
+            except (TimeoutError, redis.RedisError, KafkaError, OSError) as e:
+                self.metrics.retries.labels(what).inc()
+                log.warning("%s failed (%r); retrying in %.1f s", what, e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     async def ingest(self, events: list[Any], dead: faust.TopicT, seq: faust.TopicT) -> None:
         t0 = time.perf_counter()
         batch = [(e.message.topic, e.message.partition, e.message.offset, e.message.value)
                  for e in events]
-        async with self.forward_lock:
-            # Batches never claim "caught up" (the fetcher's end offsets can be stale); only the
-            # heartbeat does, against end offsets it has just asked the broker for.
-            res = await self.ingestor.handle(batch, lambda t, p: None)
-            for fw in res.forwards:
-                await seq.send(key=b"f", value=fw)
-        for dl in res.dead_letters:
-            await dead.send(value=dl.to_json())
+
+        async def attempt() -> Any:
+            async with self.forward_lock:
+                # Batches never claim "caught up" (the fetcher's end offsets can be stale); only
+                # the heartbeat does, against end offsets it has just asked the broker for.
+                res = await self.ingestor.handle(batch, lambda t, p: None)
+                for fw in res.forwards:
+                    await seq.send(key=b"f", value=fw)
+            for dl in res.dead_letters:
+                await dead.send(value=dl.to_json())
+            return res
+
+        res = await self.retrying("ingest", attempt)
         m = self.metrics
         done = time.time()
         for e in events:
@@ -185,10 +210,10 @@ class Runtime:
             self.stage = await self._load_stage()
             self._late_seen = self.stage.seq.late
             pre = await asyncio.to_thread(self._catch_up, self.stage, first)
-            await self.emit(pre, sinks)
+            await self.retrying("emit", lambda: self.emit(pre, sinks))
         stage = self.stage
         out = stage.handle([(e.message.offset, e.message.value) for e in events])
-        await self.emit(out, sinks)
+        await self.retrying("emit", lambda: self.emit(out, sinks))
         m = self.metrics
         m.ticks.inc(stage.ticks_closed)
         m.late.inc(stage.seq.late - self._late_seen)
@@ -200,7 +225,7 @@ class Runtime:
         m.batch_size.labels("detect").observe(len(events))
         m.mark("detect")
         if time.monotonic() - self.last_snapshot >= self.s.snapshot_seconds:
-            await self.save_snapshot()
+            await self.retrying("snapshot", self.save_snapshot)
 
     async def save_snapshot(self) -> None:
         if self.stage is None:
@@ -269,6 +294,12 @@ class Runtime:
             if st["lag"] > 0 and (last is None or now - last > self.s.stall_seconds) and \
                     now - self.started > self.s.stall_seconds:
                 st["stalled"] = True
+                ok = False
+        for name, agent in self.app.agents.items():
+            crashed = [a for a in agent._actors if getattr(a, "_crashed", None) is not None  # noqa: SLF001
+                       and a._crashed.is_set()]  # noqa: SLF001
+            if crashed:
+                info.setdefault("crashed_agents", []).append(name)
                 ok = False
         info["ok"] = ok
         return ok, info

@@ -76,9 +76,13 @@ class Ingestor:
         res = IngestResult()
         valid: list[tuple[Event, str, str, int, bytes]] = []
         now = time.time_ns() // 1_000_000
+        # Progress is committed to self only once the batch is applied: a failed batch (retried
+        # by the caller) must not be reported as read.
+        next_offset: dict[str, int] = {}
+        max_ts: dict[str, int] = {}
         for topic, partition, offset, value in batch:
             tp = f"{topic}/{partition}"
-            self.next_offset[tp] = max(self.next_offset.get(tp, 0), offset + 1)
+            next_offset[tp] = max(next_offset.get(tp, 0), offset + 1)
             raw = value if value is not None else b""
             try:
                 event = parse_event(raw, max_bytes=self.s.max_event_bytes)
@@ -101,10 +105,14 @@ class Ingestor:
             self._count(res, topic, "new" if outcome == NEW else "redelivered")
             if outcome in (NEW, REDELIVERED):
                 forward.append((tp, offset, raw.decode()))
-                if event.ts > self.max_ts.get(tp, -1):
-                    self.max_ts[tp] = event.ts
-        res.forwards = encode_forward(self.worker, self.progress(
-            {f"{t}/{p}" for t, p, _, _ in batch}, highwater), forward)
+                if event.ts > max_ts.get(tp, -1):
+                    max_ts[tp] = event.ts
+        for tp, nxt in next_offset.items():
+            self.next_offset[tp] = max(self.next_offset.get(tp, 0), nxt)
+        for tp, ts in max_ts.items():
+            self.max_ts[tp] = max(self.max_ts.get(tp, -1), ts)
+        res.forwards = encode_forward(self.worker, self.progress(set(next_offset), highwater),
+                                      forward)
         return res
 
     def progress(self, tps: set[str], highwater: Callable[[str, int], int | None],

@@ -33,6 +33,8 @@ class Metrics:
                          ["topic", "partition"], registry=r)
         self.outputs = Counter("credence_outputs_total", "Published outputs", ["topic"],
                                registry=r)
+        self.retries = Counter("credence_retries_total", "Transient Redis/Kafka failures retried",
+                               ["what"], registry=r)
         self.ticks = Counter("credence_ticks_total", "Event-time ticks closed", registry=r)
         self.late = Counter("credence_late_events_total", "Events whose tick had closed",
                             registry=r)

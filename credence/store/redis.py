@@ -125,7 +125,8 @@ return out
 def connect(url: str, decode: bool = True) -> redis_lib.Redis:
     # RESP2 keeps replies plain lists and ints (redis-py 8 defaults to RESP3).
     return redis_lib.Redis.from_url(url, decode_responses=decode, protocol=2,
-                                    socket_keepalive=True, health_check_interval=30)
+                                    socket_keepalive=True, health_check_interval=30,
+                                    socket_timeout=60, socket_connect_timeout=10)
 
 
 def _encode_op(op: SlotAdd | TotalAdd | ZTouch, out: list[Any]) -> None:
@@ -146,7 +147,7 @@ def _encode_op(op: SlotAdd | TotalAdd | ZTouch, out: list[Any]) -> None:
 
 
 def encode_batch(batch: Sequence[EventOps], dedupe_ttl_s: int,
-                 max_args: int = 100_000) -> list[list[Any]]:
+                 max_args: int = 20_000) -> list[list[Any]]:
     """ARGV of the script for a batch, split into calls of at most ``max_args`` arguments."""
     calls: list[list[Any]] = []
     cur: list[Any] = []
@@ -168,10 +169,13 @@ def encode_batch(batch: Sequence[EventOps], dedupe_ttl_s: int,
 class AsyncRedisWriter:
     """The write side of `RedisStore` for asyncio (the faust agents)."""
 
-    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_args: int = 100_000):
+    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_args: int = 20_000):
         import redis.asyncio as aredis
 
-        self.r = aredis.Redis.from_url(url, decode_responses=True, protocol=2)
+        # A script call that times out may still have run: calling it again is safe, since the
+        # dedupe keys make the second run a no-op (its events come back as redelivered).
+        self.r = aredis.Redis.from_url(url, decode_responses=True, protocol=2,
+                                       socket_timeout=60, socket_connect_timeout=10)
         self.dedupe_ttl_s = dedupe_ttl_s
         self.max_args = max_args
         self._apply = self.r.register_script(APPLY_LUA)
@@ -190,7 +194,7 @@ class AsyncRedisWriter:
 
 
 class RedisStore(FeatureStore):
-    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_args: int = 100_000):
+    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_args: int = 20_000):
         self.r = connect(url)
         self._raw = connect(url, decode=False)  # counter arrays are binary
         self.dedupe_ttl_s = dedupe_ttl_s
