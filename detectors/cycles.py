@@ -19,16 +19,20 @@ new edge's; the cycle's match is min/max of those amounts (1 when the same sum g
 
 A cycle *closure* scores ``base · m · c`` with ``m`` the match rescaled from ``match_min`` (0) to
 ``match_full`` (1), ``c`` the time compactness (1 when the chosen edges span at most
-``compact_hours``, decaying beyond), ``base`` lower for 2-cycles (reciprocal trade has more
-innocent readings than a ring). Repetition: closures of the same cycle (same sellers, same
-direction) within ``memory_days`` that share no order are independent rounds, combined by a
-noisy-OR, so a ring that goes round twice reaches blacklisting.
+``compact_hours``, decaying beyond), ``base`` much lower for 2-cycles: reciprocal trade is the
+norm in some markets (on Bitcoin-Alpha, as in OTC trading generally, most partners trade both
+ways), so only repeated, tightly matched rounds of a pair report. Volume matching is tight, as
+in the paper (positions must net out): the match term is 0 below ``match_min`` (amounts more
+than 20% apart) and 1 from ``match_full``. Repetition: closures of the same cycle (same sellers,
+same direction) within ``memory_days`` that share no order are independent rounds, combined by
+a noisy-OR, so a ring that goes round twice reaches blacklisting.
 
 Before a ring closes, its money is visible as a *relay*: a seller receives a sum from a seller
 and, within ``relay_hours``, pays the same sum (within ``relay_match``) to another seller. A relay
-of two or more hops is reported with a low score (``relay_base`` + ``relay_step`` per extra hop),
-below blacklisting on its own; only the closed cycle is strong evidence. A one-directional
-purchase between sellers (honest B2B) forms neither.
+of ``relay_hops`` or more hops is reported with a low score (``relay_base``, + ``relay_step`` per
+extra hop), below blacklisting on its own; only the closed cycle is strong evidence. (Two-hop
+relays are not reported: among many sellers trading the same day, two amounts within 3% are
+common by chance.) A one-directional purchase between sellers (honest B2B) forms neither.
 
 Every seller on a cycle (or relay) is a culprit: findings, one per member seller, name the
 others in ``sellers`` and all members in ``accounts`` (they acted as buyers).
@@ -95,11 +99,12 @@ class CircularTrading(Detector):
     observes: ClassVar[frozenset[EventType]] = frozenset({"order", "refund", "review", "record"})
 
     def __init__(self, *, window_days: float = 7.0, max_len: int = 5, max_fanout: int = 16,
-                 max_expand: int = 2000, max_cycles: int = 16, match_min: float = 0.5,
-                 match_full: float = 0.95, compact_hours: float = 24.0, base: float = 0.7,
-                 base_two: float = 0.5, memory_days: float = 14.0, max_closures: int = 32,
-                 relay_hours: float = 6.0, relay_match: float = 0.97, relay_base: float = 0.42,
-                 relay_step: float = 0.05, pending_hours: float = 24.0,
+                 max_expand: int = 2000, max_cycles: int = 16, match_min: float = 0.8,
+                 match_full: float = 0.97, compact_hours: float = 24.0, base: float = 0.7,
+                 base_two: float = 0.3, memory_days: float = 14.0, max_closures: int = 32,
+                 relay_hours: float = 6.0, relay_match: float = 0.97, relay_hops: int = 3,
+                 relay_base: float = 0.42, relay_step: float = 0.05, closed_full: float = 0.5,
+                 pending_hours: float = 24.0,
                  pending_cap: int = 100_000, seller_days: float = 30.0,
                  emit_min: float = 0.4) -> None:
         """
@@ -108,17 +113,22 @@ class CircularTrading(Detector):
         max_fanout: neighbours followed per node, best amount match first (16).
         max_expand: node visits per new edge, a hard bound on the search (2,000).
         max_cycles: cycles kept per new edge (16).
-        match_min: edges matching the new amount less than this are not followed (0.5).
-        match_full: the match (min/max amount) at which the match term saturates (0.95).
+        match_min: edges matching the new amount less than this are not followed, and a
+            closure's match term starts here (0.8) ...
+        match_full: ... and saturates here (0.97).
         compact_hours: a closure spanning at most this long is fully compact (24).
         base: score of one perfect, compact closure of 3+ sellers (0.7).
-        base_two: the same for a 2-cycle (reciprocal trade) (0.5).
+        base_two: the same for a 2-cycle (0.3: reciprocal trade is common and innocent, so one
+            round stays below alerting and only repeated, matched rounds report).
         memory_days: how long closures count as repetitions (14).
         max_closures: closures remembered per cycle (32).
         relay_hours: a relayed sum is paid on within this long (6).
         relay_match: the least min/max amount ratio along a relay (0.97).
-        relay_base: score of a two-hop relay (0.42) ...
+        relay_hops: the fewest hops of a reported relay (3) ...
+        relay_base: ... and its score (0.42) ...
         relay_step: ... plus this per extra hop (0.05).
+        closed_full: the share of the members' seller-to-seller volume that must stay among
+            them for full credit; less scales a closure or relay down in proportion (0.5).
         pending_hours: an order whose buyer is not (yet) a known seller is parked this long (24).
         pending_cap: most parked orders (100,000; the oldest go first).
         seller_days: a seller id is remembered this long after its last event (30).
@@ -138,8 +148,10 @@ class CircularTrading(Detector):
         self.max_closures = max_closures
         self.relay_hours = relay_hours
         self.relay_match = relay_match
+        self.relay_hops = relay_hops
         self.relay_base = relay_base
         self.relay_step = relay_step
+        self.closed_full = closed_full
         self.pending_hours = pending_hours
         self.pending_cap = pending_cap
         self.seller_days = seller_days
@@ -148,6 +160,9 @@ class CircularTrading(Detector):
         self._out: dict[str, dict[str, deque[Edge]]] = {}
         self._in: dict[str, dict[str, deque[Edge]]] = {}  # the same deques, by target
         self._edges: deque[tuple[int, str, str]] = deque()  # arrival order, for expiry
+        # seller → fen of seller-to-seller trade (in and out) in the window; integer fen keep
+        # it exact under add-then-expire
+        self._vol: dict[str, int] = {}
         self._new: list[tuple[int, str, str, float, str]] = []
         self._pending: dict[str, deque[tuple[int, str, float, str]]] = {}
         self._pending_order: deque[tuple[int, str]] = deque()
@@ -197,6 +212,9 @@ class CircularTrading(Detector):
             q = self._out[u][v] = deque()
             self._in.setdefault(v, {})[u] = q
         q.append((ts, amount, oid))
+        fen = round(amount * 100)
+        self._vol[u] = self._vol.get(u, 0) + fen
+        self._vol[v] = self._vol.get(v, 0) + fen
         self._edges.append((ts, u, v))
         self._new.append((ts, u, v, amount, oid))
 
@@ -208,7 +226,13 @@ class CircularTrading(Detector):
             _, u, v = self._edges.popleft()
             q = self._out.get(u, {}).get(v)
             if q:
-                q.popleft()
+                fen = round(q.popleft()[1] * 100)
+                for x in (u, v):
+                    left = self._vol[x] - fen
+                    if left > 0:
+                        self._vol[x] = left
+                    else:
+                        del self._vol[x]
                 if not q:
                     del self._out[u][v]
                     del self._in[v][u]
@@ -318,16 +342,45 @@ class CircularTrading(Detector):
         dfs(u, edge[0], [v, u], [edge])
         return best
 
-    def _closure_score(self, edges: list[Edge], length: int) -> tuple[float, float, int]:
+    def _closure_score(self, members: tuple[str, ...], edges: list[Edge]
+                       ) -> tuple[float, float, int]:
         amounts = [e[1] for e in edges]
         times = [e[0] for e in edges]
-        match = min(amounts) / max(amounts)
+        share, balance = self._closedness(members, min(times), max(times))
+        match = min(min(amounts) / max(amounts), balance)
         span = max(times) - min(times)
         m = min(1.0, max(0.0, (match - self.match_min) / (self.match_full - self.match_min)))
         compact = self.compact_hours * HOUR_MS
         c = 1.0 if span <= compact else math.exp(-(span - compact) / compact)
-        base = self.base_two if length == 2 else self.base
-        return base * m * c, match, span
+        x = min(1.0, share / self.closed_full)
+        base = self.base_two if len(members) == 2 else self.base
+        return base * m * c * x, match, span
+
+    def _closedness(self, members: tuple[str, ...], lo: int, hi: int) -> tuple[float, float]:
+        """(share, balance): the share of the members' seller-to-seller volume in the window
+        that stays among them, and, over the trades among them between ``lo`` and ``hi`` (the
+        closure's own span, so that earlier rounds half out of the window do not count), the
+        worst member's ratio of what it received to what it paid (the paper's netting out)."""
+        got = dict.fromkeys(members, 0)
+        paid = dict.fromkeys(members, 0)
+        inside = 0
+        for u in members:
+            out = self._out.get(u, {})
+            for v in members:
+                q = out.get(v)
+                if q is None:
+                    continue
+                for ts, amount, _ in q:
+                    fen = round(amount * 100)
+                    inside += fen
+                    if lo <= ts <= hi:
+                        paid[u] += fen
+                        got[v] += fen
+        total = sum(self._vol.get(m, 0) for m in members)
+        share = min(1.0, 2 * inside / total) if total else 0.0
+        balance = min((min(got[m], paid[m]) / max(got[m], paid[m]) if max(got[m], paid[m])
+                       else 0.0) for m in members)
+        return share, balance
 
     @staticmethod
     def _canonical(members: tuple[str, ...]) -> tuple[str, ...]:
@@ -363,7 +416,7 @@ class CircularTrading(Detector):
                 continue
             edge = (ts, amount, oid)
             for members, edges in self._cycles_from(u, v, edge):
-                s1, match, span = self._closure_score(edges, len(members))
+                s1, match, span = self._closure_score(members, edges)
                 if s1 <= 0:
                     continue
                 key = self._canonical(members)
@@ -381,8 +434,10 @@ class CircularTrading(Detector):
                     if h is None or score > h.score:
                         hits[s] = _Hit(score, "cycle", key, picked, ts)
             members, edges = self._relay_from(u, v, edge)
-            if len(edges) >= 2:
-                score = min(self.relay_base + self.relay_step * (len(edges) - 2), 0.7)
+            if len(edges) >= self.relay_hops:
+                share, _ = self._closedness(members, 0, -1)
+                score = min(self.relay_base + self.relay_step * (len(edges) - self.relay_hops),
+                            0.7) * min(1.0, share / self.closed_full)
                 match = min(e[1] for e in edges) / max(e[1] for e in edges)
                 span = max(e[0] for e in edges) - min(e[0] for e in edges)
                 closure = _Closure(ts, score, frozenset(e[2] for e in edges),

@@ -20,7 +20,9 @@ Adaptation to the stream, and to timing:
   rounding leftovers from accumulating into a cushion for padding.
 * **Refunds.** Real sales are GMV minus refunds, but a refund usually cancels an order invoiced
   days before, so taking it out of the pool would make the next honest invoice look uncovered.
-  Covered sales are instead discounted by the seller's refund rate over the window.
+  Covered sales are instead discounted by the seller's refund rate over the window, estimated
+  against at least ``refund_prior`` CNY of GMV, so that one refunded order at a small shop does
+  not read as a shop refunding most of its sales (and its earlier invoices as padded).
 * **Padded invoices and their run.** An invoice is *padded* when amount / covered sales is at
   least ``pad_ratio``. Over the padded invoices of the last ``window_days``, the detector sums
   amounts ``I`` and covered sales ``C``, excess ``P = I − C``; it fires when ``I / C ≥ ratio_min``
@@ -33,7 +35,10 @@ Adaptation to the stream, and to timing:
   they fire above ``customs_ratio_min`` (honest exporters declare a fraction of their sales).
 * **Warm-up.** Sales before the detector's first event are unknown, so invoices in the first
   ``warmup_hours`` of event time only consume the pool and are never judged (nor customs filed
-  in the first ``customs_lag_days``).
+  in the first ``customs_lag_days``). A day is the usual invoicing period: a daily invoice
+  issued a day or more after the start covers, at worst, the few night hours before it. A
+  seller invoicing weekly would see its first weekly invoice judged against a partial week;
+  raise ``warmup_hours`` where such cadences are common.
 
 Score: ``0.45 + 0.5 · (0.25·r + 0.35·e + 0.4·n)`` with ``r`` the ratio's log-position between
 ``ratio_min`` and ``ratio_full``, ``e = 1 − exp(−P / amount_scale)`` and ``n = 1 − 2^−count``; a
@@ -95,7 +100,8 @@ class ConjuredRecords(Detector):
                  ratio_min: float = 2.5, ratio_full: float = 10.0, min_excess: float = 500.0,
                  amount_scale: float = 5000.0, single_cap: float = 0.78,
                  customs_ratio_min: float = 3.0, customs_lag_days: int = 7,
-                 no_sales_share: float = 0.1, warmup_hours: float = 30.0,
+                 no_sales_share: float = 0.1, refund_prior: float = 5000.0,
+                 warmup_hours: float = 24.0,
                  emit_min: float = 0.4) -> None:
         """
         window_days: how far back padded invoices and customs records are summed (30).
@@ -109,7 +115,8 @@ class ConjuredRecords(Detector):
         customs_ratio_min: customs / sales over the window needed to fire (3.0).
         customs_lag_days: sales this much older than the customs window still count (7).
         no_sales_share: net sales below this share of invoices reads as "without sales" (0.1).
-        warmup_hours: records in the first hours of event time are not judged (30).
+        refund_prior: CNY of GMV the refund rate is at least measured against (5,000).
+        warmup_hours: invoices in the first hours of event time are not judged (24).
         emit_min: findings below this score are not returned (0.4).
         """
         self.window_days = window_days
@@ -123,6 +130,7 @@ class ConjuredRecords(Detector):
         self.customs_ratio_min = customs_ratio_min
         self.customs_lag_days = customs_lag_days
         self.no_sales_share = no_sales_share
+        self.refund_prior = refund_prior
         self.warmup_hours = warmup_hours
         self.emit_min = emit_min
         self._sellers: dict[str, _Seller] = {}
@@ -263,7 +271,7 @@ class ConjuredRecords(Detector):
                 gmv += g
                 refunds += r
                 orders += n
-        rate = min(refunds / gmv, 0.9) if gmv > 0 else 0.0
+        rate = min(refunds / max(gmv, self.refund_prior * 100), 0.9)
         return max(gmv - refunds, 0), orders, rate
 
     def evaluate(self, now: int) -> list[Finding]:

@@ -175,3 +175,18 @@ def test_snapshot_gives_the_same_findings():
     clone = pickle.loads(pickle.dumps(det))
     a = [vars(f) for f in run(det, events[cut:])]
     assert a and a == [vars(f) for f in run(clone, events[cut:])]
+
+
+def test_a_refunded_order_at_a_small_shop_does_not_make_its_invoices_padded():
+    s = Shop("tiny", 8)
+    s.sales(0, 1, lo=20, hi=30)
+    s.invoice_day(0)
+    s.sales(2, 1, lo=640, hi=650)  # the shop's one big order of the month ...
+    s.invoice_day(2)
+    big = [e for e in s.events if e.type == "order"][-1]
+    s.events.append(Refund(order_id=big.order_id, seller_id="tiny", amount=big.amount,
+                           ts=T0 + 4 * DAY))  # ... comes back
+    for d in (5, 8):
+        s.sales(d, 1, lo=170, hi=190)
+        s.invoice_day(d)
+    assert run(ConjuredRecords(), s.events) == []
