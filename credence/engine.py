@@ -27,6 +27,7 @@ from credence.contract import (
     EntityType,
     Event,
     Order,
+    Record,
     Review,
 )
 from credence.contract import Suspicion as SuspicionRow
@@ -80,8 +81,9 @@ class Engine:
                 bind(self.store, self.model)
         self.fusion = Fusion(
             priors=frozenset(d.name for d in self.detectors if d.prior_only),
-            review_detectors=frozenset(d.name for d in self.detectors
-                                       if d.observes <= {"review"}))
+            review_detectors=frozenset(
+                d.name for d in self.detectors
+                if (d.review_based if d.review_based is not None else d.observes <= {"review"})))
         self.alerting = Alerting(settings.alert_cooldown_seconds * 1000)
         self.policy = BlacklistPolicy(settings.blacklist_threshold, settings.blacklist_release)
         self.ledger = Ledger()
@@ -118,6 +120,8 @@ class Engine:
             self.ledger.observe(event)
             self.scorer.observe(event)
             self.scorer.touch(event.seller_id, event.ts)
+            if isinstance(event, Record) and event.source in ("court", "ipr", "registry"):
+                affected.add(event.seller_id)  # a bureau record is rescored at once
             for det in self._routes.get(event.type, ()):
                 det.observe(event)
         now = tick.end
@@ -157,8 +161,12 @@ class Engine:
             out.alerts.append(alert)
             if not f.victim:
                 self.policy.note_alert(f.seller_id, alert.alert_id, f.ts)
-            for entity in (*f.accounts, *f.sellers):
-                self.policy.note_alert(entity, alert.alert_id, f.ts)
+            # An alert counts towards an implicated entity's repeated-alerts rule only if the
+            # finding itself scores that entity above the release level: bystanders named in a
+            # long episode's alerts must not accumulate their way onto the blacklist.
+            for entity, own in (*f.accounts.items(), *f.sellers.items()):
+                if own >= self.policy.release:
+                    self.policy.note_alert(entity, alert.alert_id, f.ts)
         # Automatic entries are re-checked once an hour of event time, so they can be released as
         # suspicion decays (half-life of weeks: an hour is fine-grained enough).
         hour = self.now // 3_600_000

@@ -69,6 +69,9 @@ class Detector(ABC):
     observes: ClassVar[frozenset[EventType]]
     #: True for priors that may raise suspicion but never alone alert or blacklist
     prior_only: ClassVar[bool] = False
+    #: True if its evidence is about reviews: fusion then ignores it against a protected victim
+    #: of review bombing (default: it observes reviews only)
+    review_based: ClassVar[bool | None] = None
 
     @abstractmethod
     def observe(self, event: Event) -> None:
