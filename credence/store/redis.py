@@ -24,18 +24,24 @@ from credence.store.base import FeatureStore, Outcome
 __all__ = ["RedisStore", "AsyncRedisWriter", "APPLY_LUA", "connect", "encode_batch"]
 
 APPLY_LUA = r"""
+-- ARGV: n, then per event: dedupe key, source, dedupe ttl, op count, ops...
+-- Counter adds (S: ring slot, T: lifetime) commute, so they are summed per bucket over the whole
+-- call and written with one BITFIELD each at the end; sorted-set touches (Z) run in event order,
+-- because "was this buyer here before?" depends on it.
 local argv = ARGV
 local i = 1
 local expired = 0
+local slots = {}      -- "key\0epoch" -> {key, epoch, nslots, ttl, {pos -> delta}}
+local slot_order = {}
+local totals = {}     -- key -> {pos -> delta}
+local total_order = {}
 
-local function incr_args(cmd, nf)
+local function add_fields(acc, nf)
   for _ = 1, nf do
-    local pos, v = argv[i], argv[i + 1]
+    local pos, v = argv[i], tonumber(argv[i + 1])
     i = i + 2
-    cmd[#cmd + 1] = 'INCRBY'; cmd[#cmd + 1] = 'i64'; cmd[#cmd + 1] = '#' .. pos
-    cmd[#cmd + 1] = v
+    acc[pos] = (acc[pos] or 0) + v
   end
-  return cmd
 end
 
 local skip_op
@@ -55,26 +61,27 @@ local apply_op
 apply_op = function()
   local kind = argv[i]
   if kind == 'S' then
-    local key, epoch, slots, ttl = argv[i + 1], argv[i + 2], tonumber(argv[i + 3]), argv[i + 4]
+    local key, epoch, nslots, ttl = argv[i + 1], argv[i + 2], argv[i + 3], argv[i + 4]
     local nf = tonumber(argv[i + 5])
     i = i + 6
-    local ep = tonumber(epoch)
-    local slot = key .. ':' .. string.format('%d', ep % slots)
-    local cur = redis.call('BITFIELD', slot, 'GET', 'i64', 0)[1]
-    if cur < ep then
-      redis.call('DEL', slot)
-      redis.call('BITFIELD', unpack(incr_args({slot, 'SET', 'i64', 0, epoch}, nf)))
-      redis.call('EXPIRE', slot, ttl)
-    elseif cur > ep then
-      expired = expired + 1
-      i = i + 2 * nf
-    else
-      redis.call('BITFIELD', unpack(incr_args({slot}, nf)))
+    local id = key .. '\0' .. epoch
+    local s = slots[id]
+    if not s then
+      s = {key, epoch, nslots, ttl, {}}
+      slots[id] = s
+      slot_order[#slot_order + 1] = id
     end
+    add_fields(s[5], nf)
   elseif kind == 'T' then
     local key, nf = argv[i + 1], tonumber(argv[i + 2])
     i = i + 3
-    redis.call('BITFIELD', unpack(incr_args({key}, nf)))
+    local t = totals[key]
+    if not t then
+      t = {}
+      totals[key] = t
+      total_order[#total_order + 1] = key
+    end
+    add_fields(t, nf)
   else -- 'Z'
     local key, member, score = argv[i + 1], argv[i + 2], argv[i + 3]
     local horizon, ttl, cap, nt = tonumber(argv[i + 4]), argv[i + 5], tonumber(argv[i + 6]),
@@ -84,18 +91,30 @@ apply_op = function()
     local prev = false
     if nt > 0 then prev = redis.call('ZSCORE', key, member) end
     if redis.call('ZADD', key, 'GT', score, member) == 1 then
-      -- The set grew: evict what this event's horizon no longer covers, and enforce the cap.
+      -- The set grew: evict what this event's horizon no longer covers, enforce the cap, and
+      -- refresh the expiry (a set that only sees known members keeps its first expiry).
       redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', lo))
       local n = redis.call('ZCARD', key)
       if n > cap then redis.call('ZREMRANGEBYRANK', key, 0, n - cap - 1) end
+      redis.call('EXPIRE', key, ttl)
     end
-    redis.call('EXPIRE', key, ttl)
     if prev and tonumber(prev) >= lo then
       for _ = 1, nt do apply_op() end
     else
       for _ = 1, nt do skip_op() end
     end
   end
+end
+
+local function incr_cmd(key, fields, sign)
+  local cmd = {key}
+  for pos, v in pairs(fields) do
+    if v ~= 0 then
+      cmd[#cmd + 1] = 'INCRBY'; cmd[#cmd + 1] = 'i64'; cmd[#cmd + 1] = '#' .. pos
+      cmd[#cmd + 1] = string.format('%d', sign * v)
+    end
+  end
+  return cmd
 end
 
 local n = tonumber(argv[1])
@@ -116,6 +135,41 @@ for e = 1, n do
     if outcome == 1 then apply_op() else skip_op() end
   end
   out[e] = outcome
+end
+
+-- Ring slots, in the order first touched. Epochs of one slot are applied oldest first, which
+-- gives the same final slot as any other order (the newest epoch wins).
+table.sort(slot_order, function(a, b)
+  local sa, sb = slots[a], slots[b]
+  if sa[1] ~= sb[1] then return sa[1] < sb[1] end
+  return tonumber(sa[2]) < tonumber(sb[2])
+end)
+for _, id in ipairs(slot_order) do
+  local s = slots[id]
+  local ep = tonumber(s[2])
+  local slot = s[1] .. ':' .. string.format('%d', ep % tonumber(s[3]))
+  local cmd = incr_cmd(slot, s[5], 1)
+  table.insert(cmd, 2, 'GET'); table.insert(cmd, 3, 'i64'); table.insert(cmd, 4, '0')
+  local cur = redis.call('BITFIELD', unpack(cmd))[1]
+  if cur ~= ep then
+    if cur > ep then
+      -- The slot already holds a newer bucket: this write is older than the retention. Undo.
+      redis.call('BITFIELD', unpack(incr_cmd(slot, s[5], -1)))
+      expired = expired + 1
+    else
+      -- An older (or no) bucket: start this one afresh.
+      redis.call('DEL', slot)
+      local fresh = incr_cmd(slot, s[5], 1)
+      table.insert(fresh, 2, 'SET'); table.insert(fresh, 3, 'i64'); table.insert(fresh, 4, '0')
+      table.insert(fresh, 5, s[2])
+      redis.call('BITFIELD', unpack(fresh))
+      redis.call('EXPIRE', slot, s[4])
+    end
+  end
+end
+for _, key in ipairs(total_order) do
+  local cmd = incr_cmd(key, totals[key], 1)
+  if #cmd > 1 then redis.call('BITFIELD', unpack(cmd)) end
 end
 out[n + 1] = expired
 return out
