@@ -20,6 +20,9 @@ REGISTRY: list[str] = [
     "detectors.records:ConjuredRecords",
     "detectors.brushing:Brushing",
     "detectors.anomaly:FeatureAnomaly",
+    "detectors.identity:SockPuppets",
+    "detectors.dense_block:DenseBlock",
+    "detectors.edge_burst:EdgeBurst",
 ]
 
 

@@ -1,0 +1,458 @@
+"""Sock-puppet rings: accounts linked by shared identifiers whose purchases converge on one seller.
+
+Method. Entity resolution by shared identifiers, as in the account-linking work on Sybil and
+sock-puppet detection (e.g. Kumar et al., "An Army of Me: Sockpuppets in Online Discussion
+Communities", WWW 2017; and the identity-graph practice of marketplaces): two accounts that use
+the same device, payment instrument or delivery address within a sliding window are linked, and
+the connected components of those links are *clusters* (union-find, Tarjan 1975). A cluster is
+then judged by where its purchases go: a ring exists to inflate one client, so the accounts of a
+cluster *converge* on one seller, whereas a household (two to four accounts on one address, maybe
+one family card) buys from whatever its members like.
+
+Streaming adaptation.
+
+* ``observe`` is O(1) amortised: it updates the account's per-seller counts and the
+  identifier → accounts map, and unions the buyer with one earlier holder of each identifier
+  (union by size with path halving). Union-find cannot delete, so links expire by a periodic
+  *rebuild* (every ``rebuild_every_ms`` of event time) from the identifier uses still inside
+  ``window_ms``; purchases expire continuously from a queue.
+* ``evaluate`` looks only at clusters that contain an account touched since the last call, and
+  only at clusters of at least ``min_accounts`` live accounts; its work is the sum of those
+  clusters' (account, seller) pairs.
+* An identifier held by more than ``hub_accounts`` accounts (a parcel locker, a shared office
+  card) stops linking at the next rebuild, so one hub cannot glue strangers together.
+* IP addresses never link: carrier NAT, offices and a campus NAT put hundreds of honest strangers
+  on one address. They only add a little evidence when the accounts that converge on a seller
+  also order from the same IP there.
+
+Scoring a (cluster, seller) pair, in log-odds points (``_score``): the number ``k`` of cluster
+accounts buying there (households rarely exceed four), how crowded the shared identifiers are
+among those ``k`` (several accounts on one *device* is what honest people almost never do; a
+shared address or card is what households do), the share of new accounts (``buyer_registered``
+within ``new_account_days``), the share of the seller's own orders the cluster makes, the
+unshipped share, and the seller's share of the cluster's *linked* purchases (purchases at sellers
+where at least two cluster accounts buy). The last one is what makes camouflage useless: puppets
+buying once each at popular honest sellers add nothing to those sellers' ``k`` and do not dilute
+the client's share, and an honest seller where two or three puppets happen to camouflage gets a
+low share and no finding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, ClassVar
+
+from credence.contract import Event, EventType, Order
+from detectors.base import Detector, Finding, bounded
+
+__all__ = ["SockPuppets"]
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+# (Order field, key prefix) of the identifiers that link accounts.
+_LINKS: tuple[tuple[str, str], ...] = (("device_id", "d"), ("payment_id", "p"),
+                                       ("address_id", "a"))
+
+
+class _Pair:
+    """One buyer's live purchases at one seller."""
+
+    __slots__ = ("orders", "amount", "unshipped", "last_ts", "ip", "recent")
+
+    def __init__(self) -> None:
+        self.orders = 0
+        self.amount = 0.0
+        self.unshipped = 0
+        self.last_ts = 0
+        self.ip: str | None = None
+        self.recent: deque[str] = deque(maxlen=4)  # latest order ids, for evidence
+
+    def __getstate__(self) -> tuple:
+        return (self.orders, self.amount, self.unshipped, self.last_ts, self.ip,
+                list(self.recent))
+
+    def __setstate__(self, st: tuple) -> None:
+        self.orders, self.amount, self.unshipped, self.last_ts, self.ip, recent = st
+        self.recent = deque(recent, maxlen=4)
+
+
+class _Account:
+    __slots__ = ("registered", "orders", "sellers", "ids")
+
+    def __init__(self) -> None:
+        self.registered: int | None = None
+        self.orders = 0
+        self.sellers: dict[str, int] = {}  # seller → live orders
+        self.ids: dict[str, int] = {}  # identifier key → last use (ms)
+
+    def __getstate__(self) -> tuple:
+        return (self.registered, self.orders, self.sellers, self.ids)
+
+    def __setstate__(self, st: tuple) -> None:
+        self.registered, self.orders, self.sellers, self.ids = st
+
+
+class SockPuppets(Detector):
+    """Identity-linked account clusters whose purchases converge on one seller.
+
+    Parameters (constructor keywords):
+
+    * ``window_ms`` (28 days): how long a purchase or an identifier use counts; slow rings that
+      buy about once a day per crew need most of a month to show.
+    * ``rebuild_every_ms`` (6 h): how often links are rebuilt from scratch to expire old ones.
+    * ``hub_accounts`` (40): an identifier used by more accounts than this stops linking.
+    * ``min_accounts`` (3): fewest cluster accounts at one seller to consider.
+    * ``new_account_days`` (30): an account is new if it was registered this close to its order.
+    * ``emit_min`` (0.4): smallest score reported.
+    * ``refresh_ms`` (24 h): re-report an unchanged finding this often, so fusion keeps it fresh.
+    * ``max_sellers`` (5): sellers judged per cluster (those with the most cluster accounts).
+    * ``max_buyers`` (100): accounts examined per (cluster, seller) (the most active ones).
+    * ``big_cluster`` (60), ``big_every_ms`` (1 h): a cluster of more accounts is judged at most
+      once per that much event time (a giant component from chained identifiers costs in
+      proportion to its size).
+    * ``bias``, ``w_size``, ``size_cap``, ``w_device``, ``w_payment``, ``w_address``, ``w_new``,
+      ``w_share``, ``share_ref``, ``w_unshipped``, ``w_ip``, ``w_dilution``: the log-odds points of
+      ``_score`` (see there).
+    """
+
+    name: ClassVar[str] = "sock_puppets"
+    observes: ClassVar[frozenset[EventType]] = frozenset({"order"})
+
+    def __init__(self, *, window_ms: int = 28 * DAY_MS, rebuild_every_ms: int = 6 * HOUR_MS,
+                 hub_accounts: int = 40, min_accounts: int = 3, new_account_days: float = 30.0,
+                 emit_min: float = 0.4, refresh_ms: int = DAY_MS, max_sellers: int = 5,
+                 max_buyers: int = 100, big_cluster: int = 60, big_every_ms: int = HOUR_MS,
+                 bias: float = -5.0,
+                 w_size: float = 2.2, size_cap: float = 6.0, w_device: float = 1.6,
+                 w_payment: float = 0.8, w_address: float = 0.6, w_new: float = 1.5,
+                 w_share: float = 1.2, share_ref: float = 0.25, w_unshipped: float = 1.0,
+                 w_ip: float = 0.4, w_dilution: float = 2.5) -> None:
+        self.window_ms = int(window_ms)
+        self.rebuild_every_ms = int(rebuild_every_ms)
+        self.hub_accounts = int(hub_accounts)
+        self.min_accounts = int(min_accounts)
+        self.new_account_days = float(new_account_days)
+        self.emit_min = float(emit_min)
+        self.refresh_ms = int(refresh_ms)
+        self.max_sellers = int(max_sellers)
+        self.max_buyers = int(max_buyers)
+        self.big_cluster = int(big_cluster)
+        self.big_every_ms = int(big_every_ms)
+        self.bias = float(bias)
+        self.w_size = float(w_size)
+        self.size_cap = float(size_cap)
+        self.w_device = float(w_device)
+        self.w_payment = float(w_payment)
+        self.w_address = float(w_address)
+        self.w_new = float(w_new)
+        self.w_share = float(w_share)
+        self.share_ref = float(share_ref)
+        self.w_unshipped = float(w_unshipped)
+        self.w_ip = float(w_ip)
+        self.w_dilution = float(w_dilution)
+        # live purchases, oldest first: (ts, buyer, seller, amount, unshipped, identifier keys)
+        self._queue: deque[tuple[int, str, str, float, bool, tuple[str, ...]]] = deque()
+        self._acct: dict[str, _Account] = {}
+        self._pair: dict[tuple[str, str], _Pair] = {}
+        self._seller_orders: dict[str, int] = {}
+        self._ident: dict[str, dict[str, int]] = {}  # identifier key → account → last use
+        self._shared: set[str] = set()  # identifier keys with 2+ holders
+        self._links_stale = False  # a shared identifier lost a holder since the last rebuild
+        self._parent: dict[str, str] = {}
+        self._members: dict[str, list[str]] = {}  # root → members, clusters of 2+ only
+        self._dirty: set[str] = set()
+        self._next_eval: dict[str, int] = {}  # big cluster root → earliest next judgement
+        self._next_rebuild: int | None = None
+        self._last: dict[str, tuple[float, frozenset[str], int]] = {}  # seller → last emitted
+
+    # ------------------------------------------------------------------ union-find
+
+    def _root(self, x: str) -> str:
+        parent = self._parent
+        while True:
+            p = parent.get(x, x)
+            if p == x:
+                return x
+            gp = parent.get(p, p)
+            parent[x] = gp
+            x = gp
+
+    def _union(self, a: str, b: str) -> None:
+        ra, rb = self._root(a), self._root(b)
+        if ra == rb:
+            return
+        ma = self._members.get(ra) or [ra]
+        mb = self._members.get(rb) or [rb]
+        if len(ma) < len(mb) or (len(ma) == len(mb) and ra > rb):
+            ra, rb, ma, mb = rb, ra, mb, ma
+        self._parent[rb] = ra
+        self._parent.setdefault(ra, ra)
+        ma.extend(mb)
+        self._members[ra] = ma
+        self._members.pop(rb, None)
+
+    # ------------------------------------------------------------------ stream
+
+    def observe(self, event: Event) -> None:
+        if not isinstance(event, Order):
+            return
+        ts, b, s = event.ts, event.buyer_id, event.seller_id
+        acct = self._acct.get(b)
+        if acct is None:
+            acct = self._acct[b] = _Account()
+        if event.buyer_registered is not None:
+            acct.registered = event.buyer_registered
+        acct.orders += 1
+        acct.sellers[s] = acct.sellers.get(s, 0) + 1
+        pair = self._pair.get((b, s))
+        if pair is None:
+            pair = self._pair[(b, s)] = _Pair()
+        pair.orders += 1
+        pair.amount += event.amount
+        unshipped = not event.shipped
+        pair.unshipped += unshipped
+        pair.last_ts = max(pair.last_ts, ts)
+        pair.ip = event.ip or pair.ip
+        pair.recent.append(event.order_id)
+        self._seller_orders[s] = self._seller_orders.get(s, 0) + 1
+        keys = []
+        for fld, prefix in _LINKS:
+            value = getattr(event, fld)
+            if not value:
+                continue
+            key = f"{prefix}:{value}"
+            keys.append(key)
+            holders = self._ident.get(key)
+            if holders is None:
+                holders = self._ident[key] = {}
+            fresh = b not in holders
+            holders[b] = max(ts, holders.get(b, ts))
+            acct.ids[key] = max(ts, acct.ids.get(key, ts))
+            if fresh and len(holders) >= 2:
+                self._shared.add(key)
+                if len(holders) <= self.hub_accounts:
+                    self._union(b, next(iter(holders)))
+        self._queue.append((ts, b, s, event.amount, unshipped, tuple(keys)))
+        self._dirty.add(b)
+
+    def _expire(self, now: int) -> None:
+        cutoff = now - self.window_ms
+        q = self._queue
+        while q and q[0][0] < cutoff:
+            ts, b, s, amount, unshipped, keys = q.popleft()
+            for key in keys:
+                self._forget_use(key, b, ts)
+            pair = self._pair.get((b, s))
+            if pair is not None:
+                pair.orders -= 1
+                pair.amount -= amount
+                pair.unshipped -= unshipped
+                if pair.orders <= 0:
+                    del self._pair[(b, s)]
+            acct = self._acct.get(b)
+            if acct is not None:
+                n = acct.sellers.get(s, 0) - 1
+                if n > 0:
+                    acct.sellers[s] = n
+                else:
+                    acct.sellers.pop(s, None)
+                acct.orders -= 1
+                if acct.orders <= 0:
+                    del self._acct[b]
+            n = self._seller_orders.get(s, 0) - 1
+            if n > 0:
+                self._seller_orders[s] = n
+            else:
+                self._seller_orders.pop(s, None)
+        for seller in [k for k, v in self._last.items() if v[2] < cutoff]:
+            del self._last[seller]
+
+    def _forget_use(self, key: str, b: str, ts: int) -> None:
+        """An order expired: forget its identifier use unless the account used it again later."""
+        holders = self._ident.get(key)
+        if holders is None or holders.get(b, ts + 1) > ts:
+            return
+        del holders[b]
+        if key in self._shared:
+            self._links_stale = True
+            if len(holders) < 2:
+                self._shared.discard(key)
+        if not holders:
+            del self._ident[key]
+        acct = self._acct.get(b)
+        if acct is not None and acct.ids.get(key, ts + 1) <= ts:
+            del acct.ids[key]
+
+    def _rebuild(self) -> None:
+        """Rebuild the links from the identifiers still shared (union-find cannot delete)."""
+        self._parent = {}
+        self._members = {}
+        self._next_eval = {}
+        for key in sorted(self._shared):
+            holders = self._ident[key]
+            if len(holders) <= self.hub_accounts:
+                it = iter(holders)
+                first = next(it)
+                for other in it:
+                    self._union(first, other)
+        self._links_stale = False
+
+    # ------------------------------------------------------------------ decisions
+
+    def evaluate(self, now: int) -> list[Finding]:
+        self._expire(now)
+        if self._next_rebuild is None or now >= self._next_rebuild:
+            if self._links_stale:
+                self._rebuild()
+            self._next_rebuild = now + self.rebuild_every_ms
+        if not self._dirty:
+            return []
+        roots = sorted({self._root(a) for a in self._dirty if a in self._acct})
+        self._dirty = set()
+        best: dict[str, tuple[float, dict[str, float], dict[str, Any], tuple[str, ...], int,
+                              str]] = {}
+        for root in roots:
+            members = self._members.get(root)
+            if members is None or len(members) < self.min_accounts:
+                continue
+            if len(members) > self.big_cluster:
+                # A big cluster costs in proportion to its size: judge it at most once per
+                # big_every_ms (by then a real ring has long been reported).
+                if now < self._next_eval.get(root, now):
+                    self._dirty.add(root)
+                    continue
+                self._next_eval[root] = now + self.big_every_ms
+            live = sorted(m for m in members if m in self._acct)
+            if len(live) < self.min_accounts:
+                continue
+            for seller, res in self._judge(live, now).items():
+                if seller not in best or res[0] > best[seller][0]:
+                    best[seller] = res
+        out = []
+        for seller in sorted(best):
+            score, accounts, evidence, reasons, ts, summary = best[seller]
+            last = self._last.get(seller)
+            if last is not None:
+                grew = score >= last[0] + 0.03
+                new_accounts = not set(accounts) <= last[1]
+                stale = ts - last[2] >= self.refresh_ms
+                if not (grew or new_accounts or stale):
+                    continue
+            self._last[seller] = (score, frozenset(accounts) | (last[1] if last else frozenset()),
+                                  ts)
+            out.append(Finding(detector=self.name, seller_id=seller, score=score, ts=ts,
+                               summary=summary, accounts=accounts, evidence=evidence,
+                               reasons=reasons))
+        return out
+
+    def _judge(self, live: list[str], now: int) -> dict[str, tuple]:
+        """Score every seller where at least ``min_accounts`` accounts of one cluster buy."""
+        at: dict[str, list[str]] = {}
+        orders_at: dict[str, int] = {}
+        for a in live:
+            for s, c in self._acct[a].sellers.items():
+                at.setdefault(s, []).append(a)
+                orders_at[s] = orders_at.get(s, 0) + c
+        linked = sum(orders_at[s] for s, accs in at.items() if len(accs) >= 2)
+        cand = sorted((s for s, accs in at.items()
+                       if len(accs) >= self.min_accounts and s not in accs),
+                      key=lambda s: (-len(at[s]), -orders_at[s], s))[:self.max_sellers]
+        out: dict[str, tuple] = {}
+        for s in sorted(cand):
+            buyers = at[s]
+            res = self._score(s, buyers, len(live), orders_at[s], linked, now)
+            if res is not None:
+                out[s] = res
+        return out
+
+    def _score(self, seller: str, buyers: list[str], n: int, orders: int, linked: int,
+               now: int) -> tuple | None:
+        k = len(buyers)
+        if k > self.max_buyers:
+            buyers = sorted(buyers, key=lambda b: (-self._pair[(b, seller)].orders, b))
+            buyers = sorted(buyers[:self.max_buyers])
+        cutoff = now - self.window_ms
+        new_ms = self.new_account_days * DAY_MS
+        groups: dict[str, dict[str, list[str]]] = {"d": {}, "p": {}, "a": {}}
+        unshipped = 0
+        amount = 0.0
+        new = 0
+        last_ts = 0
+        ips: dict[str, int] = {}
+        order_ids: list[str] = []
+        for b in buyers:
+            acct = self._acct[b]
+            pair = self._pair[(b, seller)]
+            unshipped += pair.unshipped
+            amount += pair.amount
+            last_ts = max(last_ts, pair.last_ts)
+            order_ids.extend(pair.recent)
+            if acct.registered is not None and pair.last_ts - acct.registered <= new_ms:
+                new += 1
+            if pair.ip:
+                ips[pair.ip] = ips.get(pair.ip, 0) + 1
+            for key, t in acct.ids.items():
+                if t >= cutoff:
+                    groups[key[0]].setdefault(key, []).append(b)
+        crowd = {kind: max((len(v) for v in g.values()), default=1)
+                 for kind, g in groups.items()}
+        shared_ids = sorted(key for g in groups.values() for key, v in g.items() if len(v) >= 2)
+        tied: dict[str, float] = {}
+        for kind, strength in (("a", 0.5), ("p", 1.0), ("d", 1.0)):
+            for members in groups[kind].values():
+                if len(members) >= 2:
+                    for b in members:
+                        tied[b] = max(tied.get(b, 0.0), strength)
+        seller_share = orders / max(self._seller_orders.get(seller, orders), orders)
+        conc = orders / max(linked, orders)
+        ip_shared = sum(c for c in ips.values() if c >= 2) / len(buyers)
+        new_share = new / len(buyers)
+        unshipped_share = unshipped / max(1, sum(self._pair[(b, seller)].orders
+                                                 for b in buyers))
+        size = min(self.size_cap, self.w_size * math.log2(k / 2))
+        ident = (self.w_device * min(1.0, (crowd["d"] - 1) / 2)
+                 + self.w_payment * min(1.0, (crowd["p"] - 1) / 4)
+                 + self.w_address * min(1.0, max(0, crowd["a"] - 2) / 4))
+        z = (self.bias + size + ident + self.w_new * new_share
+             + self.w_share * min(1.0, seller_share / self.share_ref)
+             + self.w_unshipped * unshipped_share + self.w_ip * ip_shared
+             - self.w_dilution * (1.0 - conc))
+        score = 1.0 / (1.0 + math.exp(-z))
+        if score < self.emit_min:
+            return None
+        accounts = {b: score * (0.7 + 0.3 * tied.get(b, 0.0)) for b in buyers}
+        reasons = ["linked_accounts_converge"]
+        if crowd["d"] >= 3:
+            reasons.append("shared_devices")
+        if new_share >= 0.3:
+            reasons.append("new_accounts")
+        if seller_share >= 0.1:
+            reasons.append("large_share_of_seller_orders")
+        if unshipped_share >= 0.3:
+            reasons.append("unshipped")
+        evidence: dict[str, Any] = {
+            "order_ids": bounded(order_ids),
+            "shared_identifiers": bounded(shared_ids),
+            "linked_accounts": k,
+            "cluster_accounts": n,
+            "orders": orders,
+            "amount": round(amount, 2),
+            "share_of_seller_orders": round(seller_share, 3),
+            "share_of_linked_purchases": round(conc, 3),
+            "new_account_share": round(new_share, 3),
+            "unshipped_share": round(unshipped_share, 3),
+            "max_accounts_per_device": crowd["d"],
+            "max_accounts_per_payment": crowd["p"],
+            "max_accounts_per_address": crowd["a"],
+            "log_odds": round(z, 3),
+        }
+        n_ids = len(shared_ids)
+        summary = (f"{k} accounts linked by {n_ids} shared device, payment or address "
+                   f"identifiers placed {orders} orders at this seller "
+                   f"({seller_share:.0%} of its orders in the window).")
+        return (score, accounts, evidence, tuple(reasons), last_ts, summary)
+
+    def state_size(self) -> int:
+        return len(self._queue) + len(self._ident) + len(self._parent) + len(self._last)
