@@ -44,16 +44,18 @@ class Fusion:
     def add(self, f: Finding) -> set[str]:
         """Record a finding; return the entities whose suspicion it touched."""
         touched: set[str] = set()
+        # A prior is a current assessment: it replaces its previous value, up or down.
+        replace = f.detector in self.priors
         if f.victim:
             self.victim_until[f.seller_id] = max(self.victim_until.get(f.seller_id, 0),
                                                  f.ts + self.victim_protect_ms)
         else:
-            self._put(f.seller_id, f.detector, f.score, f.ts)
+            self._put(f.seller_id, f.detector, f.score, f.ts, replace)
             touched.add(f.seller_id)
         for entity, s in (*f.accounts.items(), *f.sellers.items()):
             if f.victim and entity == f.seller_id:
                 continue
-            self._put(entity, f.detector, s, f.ts)
+            self._put(entity, f.detector, s, f.ts, replace)
             touched.add(entity)
         return touched
 

@@ -63,6 +63,7 @@ class Runtime:
         self.forward_lock = asyncio.Lock()
         self._late_seen = 0
         self._highwaters: dict[TP, int] = {}
+        self._wm: Any = None  # confluent-kafka consumer for watermark queries (no subscription)
         self._starts: dict[TP, int | None] = {}
         self.started = time.time()
 
@@ -77,6 +78,17 @@ class Runtime:
         # The fetcher only knows a partition's end after a fetch; the heartbeat asks the broker.
         return hw if hw is not None else self._highwaters.get(tp)
 
+
+    def _watermarks(self, tps: list[TP]) -> dict[TP, tuple[int, int]]:
+        """Low and high watermarks asked from the broker (not the fetcher's cached view)."""
+        from confluent_kafka import TopicPartition
+
+        from credence.kafka import consumer
+
+        if self._wm is None:
+            self._wm = consumer(self.s, group=f"{self.s.worker_id}-watermarks")
+        return {tp: self._wm.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
+                                                   timeout=10, cached=False) for tp in tps}
 
     def input_partitions(self) -> list[str]:
         from credence.kafka import admin
@@ -144,14 +156,13 @@ class Runtime:
         if not tps:
             return
         consumer = self.app.consumer
-        self._highwaters = dict(await consumer.highwaters(*tps))
-        new = [tp for tp in tps if tp not in self._starts]
-        if new:
-            # Where this worker starts on a partition: its committed offset, else the earliest.
-            earliest = await consumer.earliest_offsets(*new)
-            for tp in new:
+        marks = await asyncio.to_thread(self._watermarks, sorted(tps))
+        self._highwaters = {tp: hi for tp, (_, hi) in marks.items()}
+        for tp in tps:
+            if tp not in self._starts:
+                # Where this worker starts on a partition: its committed offset, else the earliest.
                 committed = consumer._committed_offset.get(tp)  # noqa: SLF001
-                self._starts[tp] = committed if committed is not None else earliest.get(tp)
+                self._starts[tp] = committed if committed is not None else marks[tp][0]
         starts = {f"{tp.topic}/{tp.partition}": self._starts.get(tp) for tp in tps}
         async with self.forward_lock:
             progress = self.ingestor.progress(
@@ -345,7 +356,7 @@ def create_app(settings: Settings) -> faust.App:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
             await rt.detect(list(events), sinks)
 
-    @app.timer(interval=max(0.2, settings.idle_seconds / 4))
+    @app.timer(interval=max(0.25, settings.idle_seconds / 4))
     async def heartbeat() -> None:
         await rt.heartbeat(seq)
 
