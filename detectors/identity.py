@@ -25,16 +25,19 @@ Streaming adaptation.
   on one address. They only add a little evidence when the accounts that converge on a seller
   also order from the same IP there.
 
-Scoring a (cluster, seller) pair, in log-odds points (``_score``): the number ``k`` of cluster
-accounts buying there (households rarely exceed four), how crowded the shared identifiers are
-among those ``k`` (several accounts on one *device* is what honest people almost never do; a
-shared address or card is what households do), the share of new accounts (``buyer_registered``
-within ``new_account_days``), the share of the seller's own orders the cluster makes, the
-unshipped share, and the seller's share of the cluster's *linked* purchases (purchases at sellers
-where at least two cluster accounts buy). The last one is what makes camouflage useless: puppets
-buying once each at popular honest sellers add nothing to those sellers' ``k`` and do not dilute
-the client's share, and an honest seller where two or three puppets happen to camouflage gets a
-low share and no finding.
+Scoring. Each account of a cluster is attributed to its *target*, the seller it buys from most
+(ties: the seller the cluster buys from most). A puppet's one-off camouflage purchase therefore
+never makes its host a target, and a household member's target is its own favourite shop. A
+seller targeted by at least ``min_accounts`` accounts of one cluster is scored in log-odds points
+(``_score``): the number ``k`` of those accounts (households rarely exceed four), how crowded the
+shared identifiers are among them (several accounts on one *device* is what honest people almost
+never do; a shared address or card is what households do, so those count only beyond two), the
+share of new accounts (``buyer_registered`` within ``new_account_days``), the share of the
+seller's own orders they make, the unshipped share, shared IPs (a little), and two dilution
+terms: the share of the cluster's *linked* purchases (at sellers where two or more cluster
+accounts buy) that goes to this seller, and its orders relative to the cluster's top seller.
+Camouflage at honest sellers neither dilutes the client's share (one-off purchases are not
+linked) nor implicates the honest host.
 """
 
 from __future__ import annotations
@@ -113,8 +116,8 @@ class SockPuppets(Detector):
       once per that much event time (a giant component from chained identifiers costs in
       proportion to its size).
     * ``bias``, ``w_size``, ``size_cap``, ``w_device``, ``w_payment``, ``w_address``, ``w_new``,
-      ``w_share``, ``share_ref``, ``w_unshipped``, ``w_ip``, ``w_dilution``: the log-odds points of
-      ``_score`` (see there).
+      ``w_share``, ``share_ref``, ``w_unshipped``, ``w_ip``, ``w_dilution``, ``w_rel``: the
+      log-odds points of ``_score`` (see there).
     """
 
     name: ClassVar[str] = "sock_puppets"
@@ -128,7 +131,7 @@ class SockPuppets(Detector):
                  w_size: float = 2.2, size_cap: float = 6.0, w_device: float = 1.6,
                  w_payment: float = 0.8, w_address: float = 0.6, w_new: float = 1.5,
                  w_share: float = 1.2, share_ref: float = 0.25, w_unshipped: float = 1.0,
-                 w_ip: float = 0.4, w_dilution: float = 2.5) -> None:
+                 w_ip: float = 0.3, w_dilution: float = 2.5, w_rel: float = 1.0) -> None:
         self.window_ms = int(window_ms)
         self.rebuild_every_ms = int(rebuild_every_ms)
         self.hub_accounts = int(hub_accounts)
@@ -152,6 +155,7 @@ class SockPuppets(Detector):
         self.w_unshipped = float(w_unshipped)
         self.w_ip = float(w_ip)
         self.w_dilution = float(w_dilution)
+        self.w_rel = float(w_rel)
         # live purchases, oldest first: (ts, buyer, seller, amount, unshipped, identifier keys)
         self._queue: deque[tuple[int, str, str, float, bool, tuple[str, ...]]] = deque()
         self._acct: dict[str, _Account] = {}
@@ -356,19 +360,39 @@ class SockPuppets(Detector):
                 at.setdefault(s, []).append(a)
                 orders_at[s] = orders_at.get(s, 0) + c
         linked = sum(orders_at[s] for s, accs in at.items() if len(accs) >= 2)
-        cand = sorted((s for s, accs in at.items()
+        top = max((orders_at[s] for s, accs in at.items() if len(accs) >= 2), default=1)
+        # Each account is attributed to the seller it buys from most (ties: the seller the
+        # cluster buys from most): a puppet's one-off camouflage purchase never makes its host a
+        # target, and a household member's target is its own favourite.
+        targets: dict[str, list[str]] = {}
+        for a in live:
+            sellers = self._acct[a].sellers
+            t = max(sellers, key=lambda x: (sellers[x], orders_at[x], x))
+            targets.setdefault(t, []).append(a)
+        cand = sorted((s for s, accs in targets.items()
                        if len(accs) >= self.min_accounts and s not in accs),
-                      key=lambda s: (-len(at[s]), -orders_at[s], s))[:self.max_sellers]
+                      key=lambda s: (-len(targets[s]), -orders_at[s], s))[:self.max_sellers]
         out: dict[str, tuple] = {}
         for s in sorted(cand):
-            buyers = at[s]
-            res = self._score(s, buyers, len(live), orders_at[s], linked, now)
+            buyers = targets[s]
+            orders = sum(self._pair[(b, s)].orders for b in buyers)
+            res = self._score(s, buyers, len(live), orders, orders / max(linked, orders),
+                              orders_at[s] / max(top, orders_at[s]), now)
             if res is not None:
                 out[s] = res
         return out
 
-    def _score(self, seller: str, buyers: list[str], n: int, orders: int, linked: int,
-               now: int) -> tuple | None:
+    def _score(self, seller: str, buyers: list[str], n: int, orders: int, conc: float,
+               rel: float, now: int) -> tuple | None:
+        """Log-odds that ``buyers`` (cluster accounts targeting ``seller``) are its puppets:
+
+        ``bias + min(size_cap, w_size·log2(k/2)) + w_device·min(1, (dev-1)/2)
+        + w_payment·min(1, (pay-2)⁺/4) + w_address·min(1, (addr-2)⁺/4) + w_new·new_share
+        + w_share·min(1, seller_share/share_ref) + w_unshipped·unshipped + w_ip·ip_shared
+        - w_dilution·(1 - conc) - w_rel·log2(1/rel)``, where dev, pay, addr are the most
+        accounts on one device, card and address among the buyers, ``conc`` the seller's share
+        of the cluster's linked purchases and ``rel`` its orders over the cluster's top seller's.
+        """
         k = len(buyers)
         if k > self.max_buyers:
             buyers = sorted(buyers, key=lambda b: (-self._pair[(b, seller)].orders, b))
@@ -379,6 +403,7 @@ class SockPuppets(Detector):
         unshipped = 0
         amount = 0.0
         new = 0
+        own_orders = 0
         last_ts = 0
         ips: dict[str, int] = {}
         order_ids: list[str] = []
@@ -389,6 +414,7 @@ class SockPuppets(Detector):
             amount += pair.amount
             last_ts = max(last_ts, pair.last_ts)
             order_ids.extend(pair.recent)
+            own_orders += acct.orders
             if acct.registered is not None and pair.last_ts - acct.registered <= new_ms:
                 new += 1
             if pair.ip:
@@ -406,19 +432,18 @@ class SockPuppets(Detector):
                     for b in members:
                         tied[b] = max(tied.get(b, 0.0), strength)
         seller_share = orders / max(self._seller_orders.get(seller, orders), orders)
-        conc = orders / max(linked, orders)
         ip_shared = sum(c for c in ips.values() if c >= 2) / len(buyers)
         new_share = new / len(buyers)
         unshipped_share = unshipped / max(1, sum(self._pair[(b, seller)].orders
                                                  for b in buyers))
         size = min(self.size_cap, self.w_size * math.log2(k / 2))
         ident = (self.w_device * min(1.0, (crowd["d"] - 1) / 2)
-                 + self.w_payment * min(1.0, (crowd["p"] - 1) / 4)
+                 + self.w_payment * min(1.0, max(0, crowd["p"] - 2) / 4)
                  + self.w_address * min(1.0, max(0, crowd["a"] - 2) / 4))
         z = (self.bias + size + ident + self.w_new * new_share
              + self.w_share * min(1.0, seller_share / self.share_ref)
              + self.w_unshipped * unshipped_share + self.w_ip * ip_shared
-             - self.w_dilution * (1.0 - conc))
+             - self.w_dilution * (1.0 - conc) - self.w_rel * math.log2(1.0 / max(rel, 1e-3)))
         score = 1.0 / (1.0 + math.exp(-z))
         if score < self.emit_min:
             return None
@@ -441,11 +466,14 @@ class SockPuppets(Detector):
             "amount": round(amount, 2),
             "share_of_seller_orders": round(seller_share, 3),
             "share_of_linked_purchases": round(conc, 3),
+            "relative_to_top_seller": round(rel, 3),
             "new_account_share": round(new_share, 3),
             "unshipped_share": round(unshipped_share, 3),
             "max_accounts_per_device": crowd["d"],
             "max_accounts_per_payment": crowd["p"],
             "max_accounts_per_address": crowd["a"],
+            "devotion": round(sum(self._pair[(b, seller)].orders for b in buyers)
+                              / max(1, own_orders), 3),
             "log_odds": round(z, 3),
         }
         n_ids = len(shared_ids)

@@ -1,0 +1,214 @@
+"""`detectors.identity.SockPuppets`: identity-linked rings converging on a client, and the honest
+clusters that must stay quiet (households, a campus NAT, camouflage victims)."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+from credence.contract import Order
+from detectors.base import Finding
+from detectors.identity import SockPuppets
+
+MIN = 60_000
+HOUR = 60 * MIN
+DAY = 24 * HOUR
+T0 = 1_790_000_000_000
+HONEST = [f"s{i:02d}" for i in range(30)]
+
+
+class World:
+    """A small marketplace: old honest buyers with their own identities, in households."""
+
+    def __init__(self, seed: int = 3, buyers: int = 400, days: int = 10) -> None:
+        self.rng = random.Random(seed)
+        self.days = days
+        self.events: list[Order] = []
+        self.n = 0
+        for h in range(buyers // 3):
+            size = self.rng.choice((1, 1, 2, 3, 4))
+            card = f"p_h{h}" if self.rng.random() < 0.3 else None
+            for m in range(size):
+                b = f"u{h}_{m}"
+                favs = self.rng.sample(HONEST, 2)
+                for _ in range(self.rng.randint(1, 6)):
+                    s = self.rng.choice(favs) if self.rng.random() < 0.6 \
+                        else self.rng.choice(HONEST)
+                    self.order(s, b, T0 + self.rng.randrange(days * DAY), device=f"d_{b}",
+                               payment=card or f"p_{b}", address=f"a_h{h}", ip=f"ip_h{h}")
+
+    def order(self, seller: str, buyer: str, ts: int, *, device: str | None = None,
+              payment: str | None = None, address: str | None = None, ip: str | None = None,
+              registered: int = T0 - 800 * DAY, shipped: bool = True,
+              amount: float | None = None) -> str:
+        self.n += 1
+        oid = f"o{self.n:06d}"
+        self.events.append(Order(
+            order_id=oid, seller_id=seller, buyer_id=buyer,
+            amount=amount if amount is not None else round(self.rng.uniform(20, 200), 2), ts=ts,
+            device_id=device, payment_id=payment, address_id=address, ip=ip,
+            tracking_no=f"T{oid}" if shipped else None, buyer_registered=registered))
+        return oid
+
+    def ring(self, client: str, puppets: int = 20, orders: int = 60, start: int = T0 + DAY,
+             days: float = 5, camouflage: int = 1, prefix: str = "pup") -> list[str]:
+        """Sock puppets sharing a few devices, cards, addresses and proxies; each also buys
+        ``camouflage`` times from popular honest sellers."""
+        devs = [f"d_{prefix}{i}" for i in range(4)]
+        cards = [f"p_{prefix}{i}" for i in range(3)]
+        addrs = [f"a_{prefix}{i}" for i in range(2)]
+        ips = [f"ip_{prefix}{i}" for i in range(2)]
+        names = [f"{prefix}{i}" for i in range(puppets)]
+        regs = {p: (start - self.rng.randrange(1, 10) * DAY if self.rng.random() < 0.6
+                    else T0 - 1500 * DAY) for p in names}
+        ident = {p: (self.rng.choice(devs), self.rng.choice(cards), self.rng.choice(addrs))
+                 for p in names}
+        who = names + [self.rng.choice(names) for _ in range(orders - puppets)]
+        for i, p in enumerate(who):
+            d, c, a = ident[p]
+            ts = start + int(i * days * DAY / orders) + self.rng.randrange(HOUR)
+            self.order(client, p, ts, device=d, payment=c, address=a, ip=self.rng.choice(ips),
+                       registered=regs[p], shipped=self.rng.random() < 0.85)
+        for p in names:
+            d, c, a = ident[p]
+            for _ in range(camouflage):
+                self.order(self.rng.choice(HONEST[:5]), p,
+                           start + self.rng.randrange(int(days * DAY)), device=d, payment=c,
+                           address=a, ip=f"ip_home_{p}", registered=regs[p])
+        return names
+
+    def campus(self, students: int = 150) -> None:
+        """Students behind one NAT, four to a dorm room (shared address), own devices and cards,
+        many accounts opened at the start of term."""
+        for i in range(students):
+            b = f"st{i}"
+            reg = T0 - self.rng.randrange(5, 30) * DAY if i % 2 else T0 - 700 * DAY
+            for _ in range(self.rng.randint(1, 4)):
+                self.order(self.rng.choice(HONEST), b, T0 + self.rng.randrange(self.days * DAY),
+                           device=f"d_{b}", payment=f"p_{b}", address=f"a_room{i // 4}",
+                           ip="ip_campus", registered=reg)
+
+    def sorted(self) -> list[Order]:
+        return sorted(self.events, key=lambda e: (e.ts, e.seller_id, e.order_id))
+
+
+def run(det: SockPuppets, events: list, tick: int = MIN) -> list[Finding]:
+    out: list[Finding] = []
+    end = None
+    for e in events:
+        t = (e.ts // tick + 1) * tick
+        if end is not None and t != end:
+            out += det.evaluate(end)
+        end = t
+        det.observe(e)
+    if end is not None:
+        out += det.evaluate(end)
+    return out
+
+
+def best(findings: list[Finding]) -> dict[str, Finding]:
+    out: dict[str, Finding] = {}
+    for f in findings:
+        if f.seller_id not in out or f.score > out[f.seller_id].score:
+            out[f.seller_id] = f
+    return out
+
+
+def test_ring_fires_on_its_client_with_the_puppets():
+    w = World()
+    puppets = w.ring("s_client")
+    by = best(run(SockPuppets(), w.sorted()))
+    assert set(by) == {"s_client"}, "camouflage sellers and honest sellers stay quiet"
+    f = by["s_client"]
+    assert f.score >= 0.9
+    assert set(f.accounts) <= set(puppets) and len(f.accounts) >= 15
+    assert min(f.accounts.values()) >= 0.8
+    assert f.evidence["share_of_linked_purchases"] >= 0.9
+    assert f.evidence["order_ids"] and len(f.evidence["order_ids"]) <= 20
+    assert f.summary.endswith(".")
+
+
+def test_camouflage_does_not_hide_the_ring_or_implicate_its_hosts():
+    w = World()
+    w.ring("s_client", camouflage=4)
+    by = best(run(SockPuppets(), w.sorted()))
+    assert set(by) == {"s_client"}
+    assert by["s_client"].score >= 0.9
+
+
+def test_ring_is_reported_early_with_a_moderate_score_then_escalates():
+    w = World()
+    w.ring("s_client")
+    fs = [f for f in run(SockPuppets(), w.sorted()) if f.seller_id == "s_client"]
+    assert fs[0].evidence["linked_accounts"] <= 6
+    assert fs[0].score < fs[-1].score
+
+
+def test_households_and_campus_stay_quiet():
+    w = World(seed=5, buyers=600)
+    w.campus()
+    # a household of four that all favour one small shop
+    for m in range(4):
+        for k in range(3):
+            w.order("s_fav", f"hh{m}", T0 + (m * 3 + k) * DAY // 2, device=f"d_hh{m}",
+                    payment="p_family", address="a_family", ip="ip_family")
+    assert run(SockPuppets(), w.sorted()) == []
+
+
+def test_slow_ring_of_aged_accounts_is_found():
+    w = World(days=20)
+    rng = random.Random(9)
+    puppets = [f"old{i}" for i in range(7)]
+    for i in range(30):
+        p = puppets[i % 7]
+        w.order("s_slow", p, T0 + i * 15 * HOUR + rng.randrange(HOUR),
+                device=f"d_old{i % 2}", payment="p_old", address=f"a_old{i % 7 % 2}",
+                registered=T0 - 1000 * DAY)
+    by = best(run(SockPuppets(), w.sorted()))
+    assert set(by) == {"s_slow"}
+    assert by["s_slow"].score >= 0.8
+    assert set(by["s_slow"].accounts) == set(puppets)
+
+
+def test_links_expire_with_the_window():
+    det = SockPuppets(window_ms=5 * DAY, rebuild_every_ms=HOUR)
+    mk = World(buyers=0)
+    e1 = [mk.order("s1", "x", T0, device="d_shared"), mk.order("s1", "y", T0 + MIN,
+                                                               device="d_shared")]
+    for e in mk.sorted():
+        det.observe(e)
+    det.evaluate(T0 + 2 * MIN)
+    assert det._root("x") == det._root("y")
+    assert e1
+    det.observe(Order(order_id="late", seller_id="s2", buyer_id="y", amount=5.0,
+                      ts=T0 + 4 * DAY, device_id="d_other"))
+    det.evaluate(T0 + 6 * DAY)  # x's only order and y's use of d_shared are out of the window
+    assert det._root("x") != det._root("y")
+    assert "d:d_shared" not in det._ident
+    det.evaluate(T0 + 10 * DAY)
+    assert det.state_size() == 0
+
+
+def test_hub_identifier_stops_linking():
+    det = SockPuppets(hub_accounts=10, rebuild_every_ms=HOUR)
+    w = World(buyers=0)
+    for i in range(30):  # a parcel locker used by thirty strangers
+        w.order(HONEST[i % 30], f"locker{i}", T0 + i * MIN, device=f"d{i}", address="a_locker")
+    run(det, w.sorted())
+    w2 = World(buyers=0)
+    w2.order("s1", "locker0", T0 + 2 * HOUR, device="d0")
+    w2.order("s1", "locker29", T0 + 2 * HOUR, device="d29", address="a_gone")
+    det._links_stale = True  # force the rebuild at the next evaluation
+    run(det, w2.sorted())
+    assert det._root("locker0") != det._root("locker29")
+
+
+def test_state_pickles_midway():
+    w = World()
+    w.ring("s_client")
+    ev = w.sorted()
+    half = len(ev) // 2
+    a = SockPuppets()
+    run(a, ev[:half])
+    b = pickle.loads(pickle.dumps(a))
+    assert [vars(f) for f in run(a, ev[half:])] == [vars(f) for f in run(b, ev[half:])]
