@@ -23,13 +23,16 @@ Adaptation to the order stream.
   row-side camouflage resistance: a buyer who spreads its purchases over many shops is not a
   puppet, however often it returns to a favourite. The column weight is FRAUDAR's.
 * Incremental part (Spade): ``observe`` updates the edge, the buyer's total, the seller's degree
-  and the seller's count of positive-weight edges in O(1) and marks the seller dirty. Every
-  ``peel_every_ms`` the dirty sellers that have at least ``min_accounts`` positive edges are
-  re-peeled *locally*: the seller, its positive buyers (at most ``max_block_buyers``) and the
-  other sellers where at least two of those buyers also have positive edges (so a crew serving
-  several clients forms one block). Expired edges leave through a queue; every
-  ``rebuild_every_ms`` a full pass recomputes the graph's *typical* density: the
-  ``baseline_quantile`` of the best star densities of all eligible sellers.
+  and the seller's set of positive-weight buyers in O(1) and marks the seller dirty. Every
+  ``peel_every_ms`` the dirty sellers with at least ``min_accounts`` positive buyers, whose
+  positive buyers grew by the factor ``regrow`` since their last peel (a block densifies by
+  gaining members), are re-peeled *locally*: the seller, its positive buyers (at most
+  ``max_block_buyers``) and the other sellers where at least two of those buyers also have
+  positive edges (so a crew serving several clients forms one block). Expired edges leave
+  through a queue; every ``rebuild_every_ms`` a full pass recomputes the graph's *typical*
+  density, the ``baseline_quantile`` of the best star densities of all eligible sellers, and
+  re-peels every seller whose star already reaches the reporting level (weight drift between
+  peels is caught there).
 * A block is reported when it has at least ``min_accounts`` buyers and its density is at least
   ``ratio_alert`` times the typical density; the score grows linearly to 0.8 at ``ratio_high``
   times and is capped at ``max_score``. B2B bulk buyers (two to four accounts) never make the
