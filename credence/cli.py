@@ -110,16 +110,20 @@ def topics_create(
 @app.command()
 def worker(
     loglevel: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    role: Annotated[str, typer.Option(help="all: both stages; ingest or detect: one stage "
+                                      "(scale ingest over cores, keep detection apart)")] = "all",
 ) -> None:
     """Run a stream worker: feature ingest on its share of the input partitions, and the
     detection stage when it holds the sequenced partition. Start as many as you like."""
     if loglevel.lower() not in ("debug", "info", "warning", "error"):
         raise UserError(f"--loglevel must be debug, info, warning or error, not {loglevel!r}")
+    if role not in ("all", "ingest", "detect"):
+        raise UserError(f"--role must be all, ingest or detect, not {role!r}")
     from config.topics import TopicError
     from streams.app import run_worker
 
     try:
-        run_worker(settings(), loglevel.lower())
+        run_worker(settings(), loglevel.lower(), role)  # type: ignore[arg-type]
     except TopicError as e:
         raise UserError(str(e)) from None
 

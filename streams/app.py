@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
 import faust
 import orjson
@@ -35,7 +35,7 @@ from streams.detect import DetectionStage, output_id
 from streams.ingest import Ingestor, encode_forward
 from streams.metrics import Metrics
 
-__all__ = ["create_app", "run_worker", "Runtime"]
+__all__ = ["create_app", "run_worker", "Runtime", "Role"]
 
 log = logging.getLogger("credence.streams")
 
@@ -316,10 +316,21 @@ class Runtime:
         return ok, info
 
 
-def create_app(settings: Settings) -> faust.App:
-    """A faust app wired to the settings (topic prefix, Redis prefix, group id, web port)."""
+Role = Literal["all", "ingest", "detect"]
+
+
+def create_app(settings: Settings, role: Role = "all") -> faust.App:
+    """A faust app wired to the settings (topic prefix, Redis prefix, group id, web port).
+
+    ``role`` "all" runs both stages (one consumer group); "ingest" and "detect" run one each, in
+    consumer groups of their own (``<worker_id>-ingest``, ``<worker_id>-detect``), so ingest can
+    be scaled over cores while detection keeps a process to itself. Use one scheme per
+    deployment: "all" workers next to "ingest" workers would consume the inputs twice (harmless
+    for the features, which are idempotent, but wasted work).
+    """
+    group = settings.worker_id if role == "all" else f"{settings.worker_id}-{role}"
     app = faust.App(
-        settings.worker_id,
+        group,
         broker=settings.kafka_url,
         value_serializer="raw",
         key_serializer="raw",
@@ -346,19 +357,23 @@ def create_app(settings: Settings) -> faust.App:
     sinks = {name: app.topic(settings.topic(name), **raw)
              for name in ("alerts", "blacklist", "credit-scores")}
 
-    @app.agent(inputs, name="ingest")
-    async def ingest(stream):  # noqa: ANN001
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
-            await rt.ingest(list(events), dead, seq)
+    if role in ("all", "ingest"):
+        @app.agent(inputs, name="ingest")
+        async def ingest(stream):  # noqa: ANN001
+            async for events in stream.take_events(settings.batch_size,
+                                                   within=settings.batch_wait):
+                await rt.ingest(list(events), dead, seq)
 
-    @app.agent(seq, name="detect")
-    async def detect(stream):  # noqa: ANN001
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
-            await rt.detect(list(events), sinks)
+        @app.timer(interval=max(0.25, settings.idle_seconds / 4))
+        async def heartbeat() -> None:
+            await rt.heartbeat(seq)
 
-    @app.timer(interval=max(0.25, settings.idle_seconds / 4))
-    async def heartbeat() -> None:
-        await rt.heartbeat(seq)
+    if role in ("all", "detect"):
+        @app.agent(seq, name="detect")
+        async def detect(stream):  # noqa: ANN001
+            async for events in stream.take_events(settings.batch_size,
+                                                   within=settings.batch_wait):
+                await rt.detect(list(events), sinks)
 
     @app.page("/metrics")
     class MetricsView(View):
@@ -389,10 +404,10 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-def run_worker(settings: Settings, loglevel: str = "info") -> None:
+def run_worker(settings: Settings, loglevel: str = "info", role: Role = "all") -> None:
     """Create the topics (idempotent) and run a worker until stopped (SIGTERM, Ctrl-C)."""
     create_topics(settings)
     (settings.home / "worker").mkdir(parents=True, exist_ok=True)
-    app = create_app(settings)
+    app = create_app(settings, role)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -12,11 +12,11 @@ from tests.integration.support import Worker
 
 
 @pytest.fixture
-def worker_factory(tmp_path: Path) -> Iterator[Callable[[Settings], Worker]]:
+def worker_factory(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     made: list[Worker] = []
 
-    def make(s: Settings) -> Worker:
-        w = Worker(s, tmp_path / f"worker-{len(made)}.log")
+    def make(s: Settings, role: str = "all") -> Worker:
+        w = Worker(s, tmp_path / f"worker-{len(made)}.log", role=role)
         made.append(w)
         return w.start()
 

@@ -39,11 +39,13 @@ class Worker:
     log: Path
     proc: subprocess.Popen | None = None
     port: int = field(default_factory=_free_port)
+    role: str = "all"
 
     def start(self) -> Worker:
         s = self.settings.model_copy(update={"web_port": self.port})
         self._fh = open(self.log, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "credence.cli", "worker"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "credence.cli", "worker", "--role",
+                                      self.role],
                                      env=settings_env(s), stdout=self._fh,
                                      stderr=subprocess.STDOUT, cwd=ROOT,
                                      start_new_session=True)

@@ -164,10 +164,11 @@ def _ingested_all(w, s: Settings) -> bool:
     return bool(lags) and all(v == 0 for v in lags)
 
 
+@pytest.mark.parametrize("roles", [("all", "all"), ("ingest", "detect")], ids=["all+all", "ingest+detect"])
 def test_one_worker_two_workers_and_replay_agree(env_factory, worker_factory, sim_events,
-                                                 tmp_path):
-    """Same events: 1 worker, 2 workers and `credence replay` publish the same outputs, and the
-    two streaming runs leave the same Redis features."""
+                                                 tmp_path, roles):
+    """Same events: 1 worker, 2 workers (both stages each, or one stage each) and
+    `credence replay` publish the same outputs; both streaming runs leave the same features."""
     s1 = env_factory(partitions=4, **FAST)
     s2 = env_factory(partitions=4, **FAST)
     expected = _replay(s1, sim_events, tmp_path)
@@ -175,8 +176,8 @@ def test_one_worker_two_workers_and_replay_agree(env_factory, worker_factory, si
     produce(s1, sim_events)
     produce(s2, sim_events)
     w1 = worker_factory(s1)
-    w2a = worker_factory(s2)
-    w2b = worker_factory(s2)
+    w2a = worker_factory(s2, roles[0])
+    w2b = worker_factory(s2, roles[1])
     for s, ws in ((s1, [w1]), (s2, [w2a, w2b])):
         want = sum(len(v) for v in expected.values())
         wait_for(lambda ws=ws, n=want: _published(ws) >= n, 600, f"{want} outputs", ws[0])
