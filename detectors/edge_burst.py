@@ -22,10 +22,10 @@ Adaptation to the order stream.
 * The seller node's own score is not used: a seller's volume bursting is what a flash sale looks
   like. What marks a seller is *per-edge repetition*: an edge is *hot* when ``a >= min_repeat``
   and ``X >= min_chi2`` (a steady favourite has a high mean and a low ``X``; one-off buyers have
-  ``a`` = 1). A hot device or address edge counts as *shared* when two or more distinct accounts
-  ordered at the seller through it (matched against the seller's recent orders, and a sketch of
-  distinct (identifier, account) pairs). The source node's ``X`` (an identifier bursting across
-  sellers) is reported as evidence.
+  ``a`` = 1). A hot device or address edge counts as *shared* when more distinct accounts than a
+  household has ordered through it (matched against the seller's recent orders, or estimated
+  from a sketch of distinct (identifier, account) pairs). The source node's ``X`` (an identifier
+  bursting across sellers) is reported as evidence.
 * ``evaluate`` aggregates the hot edges of the last ``agg_window_ms`` of each seller that got a
   new one: shared devices (strong: honest people do not share phones with strangers), shared
   addresses (weak: households), repeat buyers, distinct implicated accounts, and the hot share of
@@ -74,6 +74,9 @@ class EdgeBurst(Detector):
     * ``agg_window_ms`` (24 h): how long hot edges count for their seller.
     * ``recent_orders`` (48): recent orders kept per seller to name the accounts behind a hot
       device or address edge.
+    * ``device_accounts`` (3), ``address_accounts`` (5): distinct accounts (at the seller in the
+      last hours, or on the identifier overall per the pair sketch) that make a hot device or
+      address edge *shared*: a family shares a tablet or an address, a crew shares more.
     * ``emit_min`` (0.4), ``refresh_ms`` (24 h): smallest score reported; re-report an unchanged
       finding this often.
     * ``bias``, ``w_device``, ``w_address``, ``w_buyer``, ``w_accounts``, ``w_share``,
@@ -87,7 +90,8 @@ class EdgeBurst(Detector):
                  total_half_life_ms: int = 72 * HOUR_MS, depth: int = 4, width: int = 1 << 15,
                  total_width: int = 1 << 16, min_repeat: float = 1.5, min_chi2: float = 20.0,
                  agg_window_ms: int = 24 * HOUR_MS, recent_orders: int = 48,
-                 emit_min: float = 0.4, refresh_ms: int = 24 * HOUR_MS, bias: float = -6.0,
+                 device_accounts: int = 3, address_accounts: int = 5,
+                 emit_min: float = 0.4, refresh_ms: int = 24 * HOUR_MS, bias: float = -5.5,
                  w_device: float = 1.2, w_address: float = 0.4, w_buyer: float = 0.1,
                  w_accounts: float = 0.8, w_share: float = 2.0, share_ref: float = 0.3,
                  max_score: float = 0.85) -> None:
@@ -101,6 +105,8 @@ class EdgeBurst(Detector):
         self.min_chi2 = float(min_chi2)
         self.agg_window_ms = int(agg_window_ms)
         self.recent_orders = int(recent_orders)
+        self.device_accounts = int(device_accounts)
+        self.address_accounts = int(address_accounts)
         self.emit_min = float(emit_min)
         self.refresh_ms = int(refresh_ms)
         self.bias = float(bias)
@@ -215,7 +221,7 @@ class EdgeBurst(Detector):
             src_cur, src_tot = self._rows(source)
             a_src, tot_src = self._hit(src_cur, src_tot)
             accounts = 1.0
-            if stream == "device":
+            if stream != "buyer":
                 accounts = self._distinct_accounts(src_tot, self._rows(f"{source}|{b}")[1])
             chi = midas_score(a, tot, self._t)
             if a < self.min_repeat or chi < self.min_chi2:
@@ -298,7 +304,8 @@ class EdgeBurst(Detector):
             best_src = max(best_src, chi_src)
             if stream == "buyer":
                 repeat_buyers.add(buyers[0])
-            elif len(buyers) >= 2 or (stream == "device" and accounts >= 3):
+            elif max(len(buyers), accounts) >= (self.device_accounts if stream == "device"
+                                                else self.address_accounts):
                 shared[stream].add(x)
                 shared_orders.add(oid)
                 for b in buyers:
@@ -310,8 +317,9 @@ class EdgeBurst(Detector):
         n_dev, n_addr = len(shared["device"]), len(shared["address"])
         n_acc = len(involved)
         share = len(shared_orders) / max(volume, len(orders))
-        z = (self.bias + self.w_device * n_dev + self.w_address * n_addr
-             + self.w_buyer * min(3, len(repeat_buyers)) + self.w_accounts * math.log2(1 + n_acc)
+        z = (self.bias + self.w_device * min(4, n_dev) + self.w_address * min(4, n_addr)
+             + self.w_buyer * min(3, len(repeat_buyers))
+             + self.w_accounts * min(4.0, math.log2(1 + n_acc))
              + self.w_share * min(1.0, share / self.share_ref))
         score = self.max_score / (1.0 + math.exp(-z))
         if score < self.emit_min or not (n_dev or n_addr):
