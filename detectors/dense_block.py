@@ -373,22 +373,24 @@ class DenseBlock(Detector):
                 accounts[b] = min(self.member_cap, score * w / main_mean)
         others = {c: score * min(1.0, col_mass[c] / col_mass[main]) for c in cols if c != main
                   and col_mass[c] >= 0.25 * col_mass[main]}
-        orders = sum(self._bs[b][c][0] for b in rows for c in cols if c in self._bs[b])
+        culprits = [main, *others]
+        orders = sum(self._bs[b][c][0] for b in rows for c in culprits if c in self._bs[b])
         order_ids = [o for b in sorted(rowset) for c in cols
                      for o in self._recent.get((b, c), ())]
         evidence: dict[str, Any] = {
             "order_ids": bounded(order_ids),
             "block_buyers": len(rows),
-            "block_sellers": len(cols),
+            "block_sellers": len(cols),  # as peeled; culprits are those in "sellers"
             "block_orders": orders,
             "density": round(density, 4),
             "typical_density": round(self._typical, 4),
             "density_ratio": round(ratio, 3),
-            "sellers": bounded(cols),
+            "sellers": bounded(culprits),
         }
         ts = max(self._bs[b][c][2] for b in rows for c in cols if c in self._bs[b])
-        summary = (f"{len(rows)} buyers placed {orders} repeat orders in a block with "
-                   f"{len(cols)} seller(s) {ratio:.1f} times denser than typical.")
+        where = "this seller" if not others else f"this seller and {len(others)} other(s)"
+        summary = (f"{len(rows)} buyers form a block of {orders} orders with {where}, "
+                   f"{ratio:.1f} times denser than the graph's typical block.")
         return Finding(detector=self.name, seller_id=main, score=score, ts=ts, summary=summary,
                        accounts=accounts, sellers=others, evidence=evidence,
                        reasons=("dense_block",))

@@ -53,6 +53,10 @@ _STREAMS: tuple[tuple[str, str], ...] = (("buyer", "buyer_id"), ("device", "devi
                                          ("address", "address_id"))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "es" if noun.endswith("ss") else "s")
+
+
 def midas_score(a: float, s: float, t: float) -> float:
     """MIDAS's chi-squared statistic of a current count ``a`` against total ``s`` over ``t`` ticks."""
     if s <= 0 or t <= 1:
@@ -346,9 +350,9 @@ class EdgeBurst(Detector):
             "log_odds": round(z, 3),
         }
         hours = self.agg_window_ms // HOUR_MS
-        summary = (f"{len(hot)} bursting edges in {hours} h ({n_dev} shared devices, {n_addr} "
-                   f"shared addresses, {len(repeat_buyers)} repeat buyers) implicate {n_acc} "
-                   f"accounts at this seller.")
+        summary = (f"{len(hot)} edges burst at this seller in {hours} h through "
+                   f"{_count(n_dev, 'shared device')} and {_count(n_addr, 'shared address')}, "
+                   f"implicating {_count(n_acc, 'account')}.")
         return Finding(detector=self.name, seller_id=s, score=score, ts=max(h[0] for h in hot),
                        summary=summary, accounts=accounts, evidence=evidence,
                        reasons=tuple(reasons))

@@ -477,9 +477,10 @@ class SockPuppets(Detector):
             "log_odds": round(z, 3),
         }
         n_ids = len(shared_ids)
-        summary = (f"{k} accounts linked by {n_ids} shared device, payment or address "
-                   f"identifiers placed {orders} orders at this seller "
-                   f"({seller_share:.0%} of its orders in the window).")
+        ids = "identifier" if n_ids == 1 else "identifiers"
+        summary = (f"{k} accounts linked by {n_ids} shared device, card or address {ids} "
+                   f"placed {orders} orders at this seller ({seller_share:.0%} of its orders "
+                   f"in the window).")
         return (score, accounts, evidence, tuple(reasons), last_ts, summary)
 
     def state_size(self) -> int:
