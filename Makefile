@@ -61,7 +61,8 @@ stack-up: setup
 stack-down:
 	$(DEMO_ENV) $(CREDENCE) stack down
 
-# The demo: stack, topics, one worker, the simulator paced live (event time = now, 600x faster),
+# The demo: stack, topics, one worker, a 7-day simulated marketplace paced live (event time
+# starts now and runs 1800x faster: the week in 6 minutes),
 # and the alerts, blacklist entries and score updates printed as they arrive. Ctrl-C stops all.
 demo: setup
 	@set -euo pipefail; \
@@ -70,10 +71,10 @@ demo: setup
 	$(CREDENCE) topics create >/dev/null; \
 	mkdir -p .credence/demo; \
 	$(CREDENCE) worker --loglevel warning > .credence/demo/worker.log 2>&1 & worker=$$!; \
-	$(CREDENCE) simulate --live --speedup 600 --scale 0.3 --no-progress > .credence/demo/simulate.log 2>&1 & sim=$$!; \
+	$(CREDENCE) simulate --live --speedup 1800 --scale 0.3 --set days=7 --no-progress > .credence/demo/simulate.log 2>&1 & sim=$$!; \
 	trap 'kill $$worker $$sim 2>/dev/null; wait $$worker 2>/dev/null; echo; echo "stopped the worker and the simulator; the stack keeps running (make demo-stop)"' EXIT INT TERM; \
 	echo "worker log: .credence/demo/worker.log, metrics: http://127.0.0.1:6066/metrics"; \
-	$(CREDENCE) watch --for $${DEMO_SECONDS:-600}
+	$(CREDENCE) watch --for $${DEMO_SECONDS:-420}
 
 demo-stop: stack-down
 
