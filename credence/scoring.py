@@ -13,7 +13,7 @@ the reviews of review-bombers cannot sink their victim's (issue 6).
 | customers | 0..100 | distinct genuine buyers (log scale) and repeat-buyer share, 90 days |
 | fulfilment | 0..80 | refund rate, 90 days |
 | reviews | 0..100 | genuine rating mean, shrunk to 3.5 by 10 pseudo-reviews |
-| records | 0..60 | invoices and customs consistent with genuine sales, 90 days |
+| records | 0..60 | invoices and customs consistent with genuine sales, settled days of the last 90 |
 | tenure | 0..40 | days since the seller's first event (365 = full) |
 | legal | -200..0 | court judgments, IPR rulings, adverse registry records (lifetime); monotone |
 | manipulation | -300..0 | the seller's own suspicion above 0.3 |
@@ -107,12 +107,20 @@ def compute(f: SellerFeatures, c: Contribution, suspicion: float, first_seen: in
     mean = (rating_sum + 3.5 * 10) / (reviews + 10)
     pts["reviews"] = 100 * _clip((mean - 1) / 4) * _clip(math.log10(1 + reviews) / 2, 0.3, 1.0)
 
-    inv, cus = f.get(w90, "invoice_fen") / 100, f.get(w90, "customs_fen") / 100
+    # Declarations follow sales by a day or so (daily invoices, customs filings): compare over
+    # settled days only (the last 90 but the latest two), so a flash sale this afternoon is not
+    # "sales without invoices" until its invoices were due.
+    settled = slice(-90, -2)
+    inv = float(f.series("invoice_fen")[settled].sum()) / 100
+    cus = float(f.series("customs_fen")[settled].sum()) / 100
+    raw_settled = float(f.series("gmv_fen")[settled].sum()) / 100
+    raw90 = f.get(w90, "gmv_fen") / 100
+    sales = raw_settled * (gmv / raw90) if raw90 > 0 else 0.0  # genuine share of it
     if inv == 0 and cus == 0:
         pts["records"] = 30.0  # neutral: no declarations to check against
     else:
         declared = max(inv, cus)
-        ratio = declared / gmv if gmv > 0 else float("inf")
+        ratio = declared / sales if sales > 0 else float("inf")
         # Within ±25% of genuine sales is consistent; a 4x gap (either way) scores nothing.
         off = abs(math.log(ratio)) if 0 < ratio < float("inf") else 99.0
         pts["records"] = 60 * (1 - _clip((off - math.log(1.25)) / (math.log(4) - math.log(1.25))))
