@@ -62,6 +62,7 @@ class Runtime:
         # forward and a heartbeat are sent under one lock, each after the state it reports.
         self.forward_lock = asyncio.Lock()
         self._late_seen = 0
+        self._expired_seen = 0
         self._highwaters: dict[TP, int] = {}
         self._wm: Any = None  # confluent-kafka consumer for watermark queries (no subscription)
         self._starts: dict[TP, int | None] = {}
@@ -142,6 +143,10 @@ class Runtime:
             ts = e.message.timestamp
             if ts:
                 m.ingest_latency.observe(max(0.0, done - ts))
+        expired = self.ingestor.writer.expired
+        if expired > self._expired_seen:
+            m.expired.inc(expired - self._expired_seen)
+            self._expired_seen = expired
         for (topic, outcome), n in res.counts.items():
             m.events.labels(topic, outcome).inc(n)
             if outcome == "dead_letter":
@@ -218,7 +223,7 @@ class Runtime:
         first = events[0].message.offset
         if self.stage is None or first > self.stage.seq_offset + 1:
             # First batch, or a gap: another worker had the partition meanwhile.
-            self.stage = await self._load_stage()
+            self.stage = await self.retrying("load", self._load_stage)
             self._late_seen = self.stage.seq.late
             pre = await asyncio.to_thread(self._catch_up, self.stage, first)
             await self.retrying("emit", lambda: self.emit(pre, sinks))

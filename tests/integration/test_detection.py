@@ -73,4 +73,25 @@ def test_credit_scores_are_published_after_events(env_factory, worker_factory):
     assert last["previous"] is not None
     assert set(last["components"]) >= {"sales_scale", "reviews", "legal"}
     assert last["components"]["legal"] < 0  # the court judgment, and the score moved for it
-    assert any(r["code"] == "L01" for r in last["reasons"]) and len(last["reasons"]) <= 4
+    # Reasons: the (at most) four components furthest below their maximum, adverse-action style.
+    from credence.scoring import MAX_POINTS, REASONS
+
+    gaps = sorted(((MAX_POINTS[k] - v, k) for k, v in last["components"].items()),
+                  key=lambda x: (-x[0], x[1]))
+    want = [REASONS[k][0] for gap, k in gaps if gap >= 1][:4]
+    assert [r["code"] for r in last["reasons"]] == want
+    # `credence score` shows the same score, its components, reasons and history from Redis.
+    import subprocess
+    import sys
+
+    from tests.integration.support import ROOT, settings_env
+
+    r = subprocess.run([sys.executable, "-m", "credence.cli", "score", "shop-1"],
+                       env=settings_env(s), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"seller shop-1: {last['score']}" in r.stdout
+    assert "components:" in r.stdout and "legal" in r.stdout and "history" in r.stdout
+    missing = subprocess.run([sys.executable, "-m", "credence.cli", "score", "nobody"],
+                             env=settings_env(s), cwd=ROOT, capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 2 and "no score for seller 'nobody'" in missing.stderr

@@ -187,3 +187,28 @@ def test_one_worker_two_workers_and_replay_agree(env_factory, worker_factory, si
             assert got == expected[topic], (topic, len(got), len(expected[topic]),
                                             s.topic_prefix, ws[0].tail())
     assert _redis_features(s1) == _redis_features(s2)
+
+
+def test_health_fails_when_the_agent_stalls(env_factory, worker_factory):
+    """Redis unreachable: the ingest agent retries (losing nothing) but makes no progress, and
+    /health turns 503 after CREDENCE_STALL_SECONDS; /metrics counts the retries."""
+    import urllib.error
+    import urllib.request
+
+    s = env_factory(partitions=1, **FAST, stall_seconds=3.0)
+    dead = s.model_copy(update={"redis": "redis://127.0.0.1:9/0"})  # discard port: refused
+    produce(s, [{"type": "order", "order_id": "o1", "seller_id": "s", "buyer_id": "b",
+                 "amount": 1.0, "ts": 1_790_000_000_000}])
+    w = worker_factory(dead)
+
+    def status() -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{w.port}/health", timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return 0
+
+    wait_for(lambda: status() == 503, 120, "/health to report the stall", w)
+    assert w.metrics().get('credence_retries_total{what="ingest"}', 0) > 0
