@@ -30,8 +30,9 @@ Scoring. Each account of a cluster is attributed to its *target*, the seller it 
 never makes its host a target, and a household member's target is its own favourite shop. A
 seller targeted by at least ``min_accounts`` accounts of one cluster is scored in log-odds points
 (``_score``): the number ``k`` of those accounts (households rarely exceed four), how crowded the
-shared identifiers are among them (several accounts on one *device* is what honest people almost
-never do; a shared address or card is what households do, so those count only beyond two), the
+shared identifiers are among them (a household shares an address, maybe a card and a tablet, so
+sharing counts fully only beyond a household's size, or as a *mesh* of several devices, cards and
+addresses each shared by some of the accounts, which is how crews work), the
 share of new accounts (``buyer_registered`` within ``new_account_days``), the share of the
 seller's own orders they make, the unshipped share, shared IPs (a little), and two dilution
 terms: the share of the cluster's *linked* purchases (at sellers where two or more cluster
@@ -115,9 +116,10 @@ class SockPuppets(Detector):
     * ``big_cluster`` (60), ``big_every_ms`` (1 h): a cluster of more accounts is judged at most
       once per that much event time (a giant component from chained identifiers costs in
       proportion to its size).
-    * ``bias``, ``w_size``, ``size_cap``, ``w_device``, ``w_payment``, ``w_address``, ``w_new``,
-      ``w_share``, ``share_ref``, ``w_unshipped``, ``w_ip``, ``w_dilution``, ``w_rel``: the
-      log-odds points of ``_score`` (see there).
+    * ``household`` (4): most accounts an honest household puts on one address, card or tablet.
+    * ``bias``, ``w_size``, ``size_cap``, ``w_device``, ``w_payment``, ``w_address``,
+      ``w_crowd``, ``w_mesh``, ``w_new``, ``w_share``, ``share_ref``, ``w_unshipped``, ``w_ip``,
+      ``w_dilution``, ``w_rel``: the log-odds points of ``_score`` (see there).
     """
 
     name: ClassVar[str] = "sock_puppets"
@@ -127,10 +129,11 @@ class SockPuppets(Detector):
                  hub_accounts: int = 40, min_accounts: int = 3, new_account_days: float = 30.0,
                  emit_min: float = 0.4, refresh_ms: int = DAY_MS, max_sellers: int = 5,
                  max_buyers: int = 100, big_cluster: int = 60, big_every_ms: int = HOUR_MS,
-                 bias: float = -5.0,
-                 w_size: float = 2.2, size_cap: float = 6.0, w_device: float = 1.6,
-                 w_payment: float = 0.8, w_address: float = 0.6, w_new: float = 1.5,
-                 w_share: float = 1.2, share_ref: float = 0.25, w_unshipped: float = 1.0,
+                 bias: float = -5.0, household: int = 4,
+                 w_size: float = 2.2, size_cap: float = 6.0, w_device: float = 0.6,
+                 w_payment: float = 0.8, w_address: float = 0.6, w_crowd: float = 1.0,
+                 w_mesh: float = 2.5, w_new: float = 1.5,
+                 w_share: float = 1.0, share_ref: float = 0.25, w_unshipped: float = 1.0,
                  w_ip: float = 0.3, w_dilution: float = 2.5, w_rel: float = 1.0) -> None:
         self.window_ms = int(window_ms)
         self.rebuild_every_ms = int(rebuild_every_ms)
@@ -144,11 +147,14 @@ class SockPuppets(Detector):
         self.big_cluster = int(big_cluster)
         self.big_every_ms = int(big_every_ms)
         self.bias = float(bias)
+        self.household = int(household)
         self.w_size = float(w_size)
         self.size_cap = float(size_cap)
         self.w_device = float(w_device)
         self.w_payment = float(w_payment)
         self.w_address = float(w_address)
+        self.w_crowd = float(w_crowd)
+        self.w_mesh = float(w_mesh)
         self.w_new = float(w_new)
         self.w_share = float(w_share)
         self.share_ref = float(share_ref)
@@ -386,12 +392,15 @@ class SockPuppets(Detector):
                rel: float, now: int) -> tuple | None:
         """Log-odds that ``buyers`` (cluster accounts targeting ``seller``) are its puppets:
 
-        ``bias + min(size_cap, w_size·log2(k/2)) + w_device·min(1, (dev-1)/2)
-        + w_payment·min(1, (pay-2)⁺/4) + w_address·min(1, (addr-2)⁺/4) + w_new·new_share
-        + w_share·min(1, seller_share/share_ref) + w_unshipped·unshipped + w_ip·ip_shared
-        - w_dilution·(1 - conc) - w_rel·log2(1/rel)``, where dev, pay, addr are the most
-        accounts on one device, card and address among the buyers, ``conc`` the seller's share
-        of the cluster's linked purchases and ``rel`` its orders over the cluster's top seller's.
+        ``bias + min(size_cap, w_size·log2(k/2)) + w_device·min(1, (dev-1)/(h-1))
+        + w_payment·min(1, (pay-h)⁺/h) + w_address·min(1, (addr-h)⁺/h)
+        + w_crowd·min(1, (max(dev, pay, addr)-h)⁺/h) + w_mesh·min(1, (shared-3)⁺/3)
+        + w_new·new_share + w_share·min(1, seller_share/share_ref) + w_unshipped·unshipped
+        + w_ip·ip_shared - w_dilution·(1 - conc) - w_rel·log2(1/rel)``, where dev, pay, addr
+        are the most accounts on one device, card and address among the buyers, ``h`` the
+        household size, ``shared`` the number of identifiers two or more of them share, ``conc``
+        the seller's share of the cluster's linked purchases and ``rel`` its orders over the
+        cluster's top seller's.
         """
         k = len(buyers)
         if k > self.max_buyers:
@@ -437,9 +446,15 @@ class SockPuppets(Detector):
         unshipped_share = unshipped / max(1, sum(self._pair[(b, seller)].orders
                                                  for b in buyers))
         size = min(self.size_cap, self.w_size * math.log2(k / 2))
-        ident = (self.w_device * min(1.0, (crowd["d"] - 1) / 2)
-                 + self.w_payment * min(1.0, max(0, crowd["p"] - 2) / 4)
-                 + self.w_address * min(1.0, max(0, crowd["a"] - 2) / 4))
+        # A household (up to ``household`` accounts) shares one address, maybe a card and a
+        # tablet: sharing counts at full weight only beyond that, or as a *mesh* of several
+        # devices, cards and addresses each shared by some of the accounts, as crews do.
+        hh = self.household
+        ident = (self.w_device * min(1.0, (crowd["d"] - 1) / (hh - 1))
+                 + self.w_payment * min(1.0, max(0, crowd["p"] - hh) / hh)
+                 + self.w_address * min(1.0, max(0, crowd["a"] - hh) / hh)
+                 + self.w_crowd * min(1.0, max(0, max(crowd.values()) - hh) / hh)
+                 + self.w_mesh * min(1.0, max(0, len(shared_ids) - 3) / 3))
         z = (self.bias + size + ident + self.w_new * new_share
              + self.w_share * min(1.0, seller_share / self.share_ref)
              + self.w_unshipped * unshipped_share + self.w_ip * ip_shared

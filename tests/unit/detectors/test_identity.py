@@ -147,11 +147,15 @@ def test_ring_is_reported_early_with_a_moderate_score_then_escalates():
 def test_households_and_campus_stay_quiet():
     w = World(seed=5, buyers=600)
     w.campus()
-    # a household of four that all favour one small shop
+    # a household of four (one address, a family card, a shared tablet) that makes all the
+    # orders of one small shop, and buys elsewhere too
     for m in range(4):
         for k in range(3):
-            w.order("s_fav", f"hh{m}", T0 + (m * 3 + k) * DAY // 2, device=f"d_hh{m}",
-                    payment="p_family", address="a_family", ip="ip_family")
+            w.order("s_fav", f"hh{m}", T0 + (m * 3 + k) * DAY // 2,
+                    device="d_tablet" if k == 1 else f"d_hh{m}", payment="p_family",
+                    address="a_family", ip="ip_family")
+            w.order(HONEST[m], f"hh{m}", T0 + (m * 3 + k) * DAY // 2 + HOUR,
+                    device=f"d_hh{m}", payment="p_family", address="a_family", ip="ip_family")
     assert run(SockPuppets(), w.sorted()) == []
 
 
