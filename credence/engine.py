@@ -160,13 +160,13 @@ class Engine:
                 continue
             out.alerts.append(alert)
             if not f.victim:
-                self.policy.note_alert(f.seller_id, alert.alert_id, f.ts)
+                self.policy.note_alert(f.seller_id, alert.alert_id, f.ts, f.detector)
             # An alert counts towards an implicated entity's repeated-alerts rule only if the
             # finding itself scores that entity above the release level: bystanders named in a
             # long episode's alerts must not accumulate their way onto the blacklist.
             for entity, own in (*f.accounts.items(), *f.sellers.items()):
                 if own >= self.policy.release:
-                    self.policy.note_alert(entity, alert.alert_id, f.ts)
+                    self.policy.note_alert(entity, alert.alert_id, f.ts, f.detector)
         # Automatic entries are re-checked once an hour of event time, so they can be released as
         # suspicion decays (half-life of weeks: an hour is fine-grained enough).
         hour = self.now // 3_600_000

@@ -1,7 +1,9 @@
 """Blacklist policy: automatic entries with hysteresis, overridden by inspectors' decisions.
 
 * ``add`` (by ``auto``) when an entity's suspicion reaches ``threshold``, or when it has
-  ``repeat_alerts`` alerts within ``repeat_window_ms`` and suspicion of at least ``release``;
+  ``repeat_alerts`` alerts within ``repeat_window_ms`` from at least two different detectors
+  (independent corroboration: one detector re-alerting on one episode is not new evidence) and
+  suspicion of at least ``release``;
 * ``remove`` (by ``auto``) when an automatic entry's suspicion falls below ``release``
   (hysteresis: between the two levels nothing changes);
 * ``confirm`` lists the entity by ``inspector:NAME``; automatic rules never remove it;
@@ -26,7 +28,7 @@ class EntityState:
     listed: bool = False
     by: str = "auto"
     alert_ids: list[str] = field(default_factory=list)
-    recent_alerts: deque[tuple[int, str]] = field(default_factory=deque)
+    recent_alerts: deque[tuple[int, str, str]] = field(default_factory=deque)  # ts, id, detector
     reviewed_level: float | None = None  # suspicion when an inspector dismissed or lifted
     reviewed_alerts: frozenset[str] = frozenset()
 
@@ -40,9 +42,9 @@ class BlacklistPolicy:
     margin: float = 0.1
     state: dict[str, EntityState] = field(default_factory=dict)
 
-    def note_alert(self, entity: str, alert_id: str, ts: int) -> None:
+    def note_alert(self, entity: str, alert_id: str, ts: int, detector: str = "") -> None:
         st = self.state.setdefault(entity, EntityState())
-        st.recent_alerts.append((ts, alert_id))
+        st.recent_alerts.append((ts, alert_id, detector))
         while st.recent_alerts and ts - st.recent_alerts[0][0] > self.repeat_window_ms:
             st.recent_alerts.popleft()
 
@@ -62,7 +64,8 @@ class BlacklistPolicy:
             if suspicion < self.threshold:
                 return None
             st = self.state[entity] = EntityState()
-        alerts = [a for _, a in st.recent_alerts]
+        alerts = [a for _, a, _ in st.recent_alerts]
+        detectors = {d for _, _, d in st.recent_alerts}
         if st.listed:
             if st.by == "auto" and suspicion < self.release:
                 st.listed = False
@@ -71,7 +74,8 @@ class BlacklistPolicy:
             return None
         if victim:
             return None
-        repeated = (len(set(alerts)) >= self.repeat_alerts and suspicion >= self.release)
+        repeated = (len(set(alerts)) >= self.repeat_alerts and len(detectors) >= 2
+                    and suspicion >= self.release)
         if not (suspicion >= self.threshold or repeated):
             return None
         if st.reviewed_level is not None:
@@ -102,7 +106,7 @@ class BlacklistPolicy:
                                f"confirmed by inspector{note}")
         # dismiss / lift
         st.reviewed_level = suspicion
-        st.reviewed_alerts = frozenset(a for _, a in st.recent_alerts) | frozenset(st.alert_ids) \
+        st.reviewed_alerts = frozenset(a for _, a, _ in st.recent_alerts) | frozenset(st.alert_ids) \
             | (frozenset([d.alert_id]) if d.alert_id else frozenset())
         if not st.listed:
             return None

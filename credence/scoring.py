@@ -12,7 +12,8 @@ the reviews of review-bombers cannot sink their victim's (issue 6).
 | sales_consistency | 0..100 | weeks with genuine sales (of 12) and median weekly growth; robust to a flash sale |
 | customers | 0..100 | distinct genuine buyers (log scale) and repeat-buyer share, 90 days |
 | fulfilment | 0..80 | refund rate, 90 days |
-| reviews | 0..100 | genuine rating mean, shrunk to 3.5 by 10 pseudo-reviews |
+| reviews | 0..100 | genuine lifetime rating mean, shrunk to 3.5 by 10 pseudo-reviews |
+| complaints | -120..0 | share of genuine 1-2 star ratings above 10% (lifetime) |
 | records | 0..60 | invoices and customs consistent with genuine sales, settled days of the last 90 |
 | tenure | 0..40 | days since the seller's first event (365 = full) |
 | legal | -200..0 | court judgments, IPR rulings, adverse registry records (lifetime); monotone |
@@ -47,13 +48,15 @@ ADVERSE_REGISTRY = ("abnormal", "penalt", "revok", "deregist", "suspend", "black
                     "cancel", "illegal")
 
 MAX_POINTS = {"sales_scale": 120, "sales_consistency": 100, "customers": 100, "fulfilment": 80,
-              "reviews": 100, "records": 60, "tenure": 40, "legal": 0, "manipulation": 0}
+              "reviews": 100, "complaints": 0, "records": 60, "tenure": 40, "legal": 0,
+              "manipulation": 0}
 REASONS = {
     "sales_scale": ("S01", "Low genuine sales volume in the last 90 days"),
     "sales_consistency": ("S02", "Irregular or declining sales over the last 12 weeks"),
     "customers": ("C01", "Few distinct or returning genuine customers"),
     "fulfilment": ("F01", "High refund rate"),
     "reviews": ("R01", "Low or few genuine customer ratings"),
+    "complaints": ("R02", "Many 1-2 star ratings from genuine customers"),
     "records": ("D01", "Invoices or customs declarations inconsistent with sales"),
     "tenure": ("T01", "Short trading history"),
     "legal": ("L01", "Court judgments, IP rulings or adverse registry records"),
@@ -102,10 +105,19 @@ def compute(f: SellerFeatures, c: Contribution, suspicion: float, first_seen: in
     refund_rate = f.get(w90, "refunds") / orders if orders else 0.0
     pts["fulfilment"] = 80 * (1 - _clip(refund_rate / 0.3)) if orders else 40.0
 
-    reviews = max(0, f.get(w90, "reviews") - c.reviews)
-    rating_sum = max(0, f.get(w90, "rating_sum") - c.rating_sum)
+    # Reputation is a lifetime record (a seller's history of ratings), less what detected
+    # manipulation wrote into it (the ledger's 90 days cover any manipulation still counted).
+    life = f.windows.get("lifetime", {})
+    reviews = max(0, life.get("reviews", 0) - c.reviews)
+    rating_sum = max(0, life.get("rating_sum", 0) - c.rating_sum)
+    low = max(0, life.get("low", 0) - c.low)
+    confidence = _clip(math.log10(1 + reviews) / 2, 0.3, 1.0)
     mean = (rating_sum + 3.5 * 10) / (reviews + 10)
-    pts["reviews"] = 100 * _clip((mean - 1) / 4) * _clip(math.log10(1 + reviews) / 2, 0.3, 1.0)
+    pts["reviews"] = 100 * _clip((mean - 1) / 4) * confidence
+    # Complaints: a share of 1-2 star ratings above the usual 10% costs up to 120 points
+    # (monotone: one more low rating never raises the score).
+    low_share = low / (reviews + 5)
+    pts["complaints"] = -120 * _clip((low_share - 0.1) / 0.4) * confidence
 
     # Declarations follow sales by a day or so (daily invoices, customs filings): compare over
     # settled days only (the last 90 but the latest two), so a flash sale this afternoon is not
@@ -128,7 +140,6 @@ def compute(f: SellerFeatures, c: Contribution, suspicion: float, first_seen: in
     tenure_days = max(0, (f.as_of - first_seen) // DAY_MS)
     pts["tenure"] = 40 * _clip(tenure_days / 365)
 
-    life = f.windows.get("lifetime", {})
     pts["legal"] = -min(200.0, 40.0 * life.get("court", 0) + 30.0 * life.get("ipr", 0)
                         + 20.0 * adverse_registry)
     pts["manipulation"] = -300 * _clip((suspicion - 0.3) / 0.7)

@@ -18,12 +18,14 @@ def test_threshold_and_hysteresis():
     assert rm is not None and rm.action == "remove" and rm.by == "auto"
 
 
-def test_repeated_alerts_list_an_entity_below_the_threshold():
+def test_repeated_alerts_from_two_detectors_list_an_entity_below_the_threshold():
     p = BlacklistPolicy(threshold=0.8, release=0.3, repeat_alerts=3)
     for i in range(3):
-        p.note_alert("s1", f"a{i}", i)
-    entry = p.update("s1", "seller", 0.5, 5)
-    assert entry is not None and entry.alert_ids == ["a0", "a1", "a2"]
+        p.note_alert("s1", f"a{i}", i, "dense_block")
+    assert p.update("s1", "seller", 0.5, 5) is None  # one detector re-alerting one episode
+    p.note_alert("s1", "a3", 6, "sock_puppets")
+    entry = p.update("s1", "seller", 0.5, 7)
+    assert entry is not None and entry.alert_ids == ["a0", "a1", "a2", "a3"]
 
 
 def test_victims_are_never_listed_automatically():
@@ -33,14 +35,14 @@ def test_victims_are_never_listed_automatically():
 
 def test_confirm_sticks_and_dismiss_needs_new_evidence():
     p = BlacklistPolicy(threshold=0.8, release=0.3)
-    p.note_alert("s1", "a1", 1)
+    p.note_alert("s1", "a1", 1, "x")
     p.update("s1", "seller", 0.9, 1)
     dismissed = p.decide(_d("dismiss"), 0.9)
     assert dismissed is not None and dismissed.action == "remove" and dismissed.by == "inspector:ann"
     assert p.update("s1", "seller", 0.95, 20) is None  # same evidence
-    p.note_alert("s1", "a2", 21)
+    p.note_alert("s1", "a2", 21, "x")
     assert p.update("s1", "seller", 0.95, 22) is None  # new alert but not clearly stronger
-    p.note_alert("s1", "a3", 23)
+    p.note_alert("s1", "a3", 23, "y")
     again = p.update("s1", "seller", 0.99, 24)
     assert again is not None and again.action == "add"
     confirmed = p.decide(_d("confirm", ts=30), 0.99)

@@ -123,3 +123,16 @@ def test_a_wash_rings_fake_volume_does_not_raise_the_score():
     detected = _final_score(with_ring=True)
     assert undetected > honest + 10, "the ring should inflate an undiscounted score"
     assert detected <= honest, (honest, detected, undetected)
+
+
+def test_another_one_star_rating_never_raises_a_score():
+    scores = []
+    for k in range(0, 60, 3):
+        f = _features()
+        life = f.windows["lifetime"]
+        life["reviews"] = 100 + k
+        life["rating_sum"] = 440 + k
+        life["low"] = 5 + k
+        scores.append(compute(f, Contribution(), 0.0, T0, 0, None).score)
+    assert all(b <= a for a, b in zip(scores, scores[1:], strict=False))
+    assert scores[-1] < scores[0]
