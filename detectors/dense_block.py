@@ -135,8 +135,11 @@ class DenseBlock(Detector):
     * ``new_account_days`` (30), ``new_prior`` (0.5): suspiciousness added to an edge from a new
       account.
     * ``baseline_quantile`` (0.99), ``baseline_floor`` (0.2), ``min_baseline_sellers`` (30): the
-      typical density is that quantile of the eligible sellers' star densities, and never below
-      the floor (nor the floor alone replaced while fewer sellers are eligible).
+      typical density is that quantile of the eligible sellers' star densities, never below the
+      floor.
+    * ``cold_floor`` (0.27): the typical density assumed while fewer than
+      ``min_baseline_sellers`` sellers are eligible (a sparse or young graph: be conservative,
+      a small shop's loyal customers are then the densest thing around).
     * ``ratio_alert`` (1.35), ``ratio_high`` (2.2), ``max_score`` (0.85): density / typical
       density at which the score is 0.4 and 0.8, and the score's cap.
     * ``extend`` (0.6): average density peeling favours the smallest block that reaches the
@@ -158,7 +161,7 @@ class DenseBlock(Detector):
                  max_block_buyers: int = 300, col_c: float = 5.0, row_c: float = 3.0,
                  new_account_days: float = 30.0, new_prior: float = 0.5,
                  baseline_quantile: float = 0.99, baseline_floor: float = 0.2,
-                 min_baseline_sellers: int = 30, ratio_alert: float = 1.35,
+                 cold_floor: float = 0.27, min_baseline_sellers: int = 30, ratio_alert: float = 1.35,
                  ratio_high: float = 2.2, max_score: float = 0.85, extend: float = 0.6,
                  member_cap: float = 0.25,
                  regrow: float = 1.1, refresh_ms: int = DAY_MS) -> None:
@@ -173,6 +176,7 @@ class DenseBlock(Detector):
         self.new_prior = float(new_prior)
         self.baseline_quantile = float(baseline_quantile)
         self.baseline_floor = float(baseline_floor)
+        self.cold_floor = float(cold_floor)
         self.min_baseline_sellers = int(min_baseline_sellers)
         self.ratio_alert = float(ratio_alert)
         self.ratio_high = float(ratio_high)
@@ -192,7 +196,7 @@ class DenseBlock(Detector):
         self._dirty: set[str] = set()
         self._next_peel: int | None = None
         self._next_rebuild: int | None = None
-        self._typical = self.baseline_floor
+        self._typical = self.cold_floor
         self._last: dict[str, tuple[float, frozenset[str], int]] = {}
 
     # ------------------------------------------------------------------ graph upkeep
@@ -284,7 +288,7 @@ class DenseBlock(Detector):
             q = dens[min(len(dens) - 1, int(self.baseline_quantile * len(dens)))]
             self._typical = max(self.baseline_floor, q)
         else:
-            self._typical = self.baseline_floor
+            self._typical = self.cold_floor
         return [s for s, d in stars.items() if d >= self.ratio_alert * self._typical]
 
     # ------------------------------------------------------------------ decisions

@@ -43,7 +43,7 @@ class World:
             tracking_no=f"T{oid}", buyer_registered=registered))
         return oid
 
-    def ring(self, client: str, puppets: int = 20, per: int = 3, start: int = T0 + 2 * DAY,
+    def ring(self, client: str, puppets: int = 20, per: int = 4, start: int = T0 + 2 * DAY,
              days: float = 5) -> list[str]:
         """Puppets with their own (fresh) identities, each buying ``per`` times at the client
         and once at a popular honest shop."""
@@ -122,7 +122,7 @@ def test_ring_forms_a_dense_block_at_its_client():
     fs = run(DenseBlock(), w.sorted())
     assert {f.seller_id for f in fs} == {"s05"}
     f = max(fs, key=lambda f: f.score)
-    assert f.score >= 0.5
+    assert f.score >= 0.4
     assert len(f.accounts) >= 8
     # the block's heavier half carries the score; lighter members stay under the release level
     strong = {a for a, s in f.accounts.items() if s > det_cap()}
@@ -154,11 +154,11 @@ def test_edges_expire_with_the_window():
     assert det._bs == {} and det._sb == {} and det._posb == {} and det._out == {}
 
 
-def test_typical_density_falls_back_to_the_floor_on_a_small_graph():
+def test_typical_density_falls_back_to_the_cold_floor_on_a_small_graph():
     w = World(buyers=200)
     det = DenseBlock()
     run(det, w.sorted())
-    assert det._typical == det.baseline_floor
+    assert det._typical == det.cold_floor
 
 
 def test_state_pickles_midway():
