@@ -331,7 +331,9 @@ class SockPuppets(Detector):
                 # A big cluster costs in proportion to its size: judge it at most once per
                 # big_every_ms (by then a real ring has long been reported).
                 if now < self._next_eval.get(root, now):
-                    self._dirty.add(root)
+                    keep = next((m for m in members if m in self._acct), None)
+                    if keep is not None:
+                        self._dirty.add(keep)  # judged when its time comes
                     continue
                 self._next_eval[root] = now + self.big_every_ms
             live = sorted(m for m in members if m in self._acct)

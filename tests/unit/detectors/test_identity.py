@@ -216,3 +216,12 @@ def test_state_pickles_midway():
     run(a, ev[:half])
     b = pickle.loads(pickle.dumps(a))
     assert [vars(f) for f in run(a, ev[half:])] == [vars(f) for f in run(b, ev[half:])]
+
+
+def test_big_ring_is_judged_on_a_schedule_and_still_reported():
+    w = World(buyers=200)
+    puppets = w.ring("s_client", puppets=80, orders=240)
+    det = SockPuppets(big_cluster=30, big_every_ms=2 * HOUR)
+    fs = [f for f in run(det, w.sorted()) if f.seller_id == "s_client"]
+    assert fs and max(f.score for f in fs) >= 0.9
+    assert set(fs[-1].accounts) == set(puppets)
