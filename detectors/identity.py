@@ -244,6 +244,8 @@ class SockPuppets(Detector):
                 self._shared.add(key)
                 if len(holders) <= self.hub_accounts:
                     self._union(b, next(iter(holders)))
+                elif len(holders) == self.hub_accounts + 1:
+                    self._links_stale = True  # it became a hub: unlink its holders
         self._queue.append((ts, b, s, event.amount, unshipped, tuple(keys)))
         self._dirty.add(b)
 
