@@ -144,6 +144,11 @@ def compute(f: SellerFeatures, c: Contribution, suspicion: float, first_seen: in
                         + 20.0 * adverse_registry)
     pts["manipulation"] = -300 * _clip((suspicion - 0.3) / 0.7)
 
+    # Volume earns trust only as far as customers are satisfied: with many complaints, sales and
+    # customers count for less (still monotone: a low rating lowers the factor).
+    trust = 1.0 - _clip((low_share - 0.1) / 0.4) * confidence
+    for k in ("sales_scale", "sales_consistency", "customers"):
+        pts[k] *= trust
     total = MIN_SCORE + sum(pts.values())
     cap = CONFIRMED_CAP if listed == "inspector" else AUTO_CAP if listed == "auto" else MAX_SCORE
     score = int(round(_clip(total, MIN_SCORE, min(cap, MAX_SCORE))))
