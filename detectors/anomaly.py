@@ -144,7 +144,8 @@ class FeatureAnomaly(Detector):
                  min_fit: int = 50, min_orders: int = 5, n_estimators: int = 100,
                  max_samples: int = 256, random_state: int = 7, top_share: float = 0.02,
                  min_score: float = 0.3, max_score: float = 0.6, shrink: float = 5.0,
-                 evidence_features: int = 3) -> None:
+                 evidence_features: int = 3, refit_min_events: int = 2000,
+                 score_min_batch: int = 25) -> None:
         """
         refit_hours: event time between refits (24).
         warmup_hours: event time before the first fit, so 30-day features fill a little (72).
@@ -159,6 +160,9 @@ class FeatureAnomaly(Detector):
         max_score: ... rising to this at the sample's highest score (0.6).
         shrink: pseudo-counts pulling a seller's rates towards the pooled rate (5).
         evidence_features: standing-out features named in the evidence (3).
+        refit_min_events: a refit also waits for this many events since the last one, or a
+            week and a tenth of them (2,000).
+        score_min_batch: a scoring pass also waits for this many active sellers, or a week (25).
         """
         self.refit_hours = refit_hours
         self.warmup_hours = warmup_hours
@@ -175,6 +179,10 @@ class FeatureAnomaly(Detector):
         self.max_score = max_score
         self.shrink = shrink
         self.evidence_features = evidence_features
+        self.refit_min_events = refit_min_events
+        self.score_min_batch = score_min_batch
+        self._events_since_fit = 0
+        self._scored_at = 0
         self._store: Any = None
         self._fmodel: Any = None
         self._active: dict[str, int] = {}  # seller → last event time
@@ -207,6 +215,7 @@ class FeatureAnomaly(Detector):
         if self._t0 is None:
             self._t0 = event.ts
             self._next_fit = event.ts + int(self.warmup_hours * HOUR_MS)
+        self._events_since_fit += 1
         sid = event.seller_id
         if event.ts > self._active.get(sid, -1):
             self._active[sid] = event.ts
@@ -263,13 +272,23 @@ class FeatureAnomaly(Detector):
             self._next_sweep = now + DAY_MS
         if self._store is None or self._next_fit is None:
             return []
-        if now >= self._next_fit:
+        # Cadences are in event time but also wait for enough new activity: on a sparse stream
+        # (years of data, a few events a day) a refit or a scoring pass per day would cost far
+        # more than the little that changed (scikit-learn's per-call overhead dominates).
+        if now >= self._next_fit and (
+                self._forest is None or self._events_since_fit >= self.refit_min_events
+                or (now - (self._fitted_at or 0) >= 7 * DAY_MS
+                    and self._events_since_fit >= self.refit_min_events // 10)):
             self._fit(now)
+            self._events_since_fit = 0
             self._next_fit = now + int(self.refit_hours * HOUR_MS)
             self._next_score = now  # score everyone dirty against the new model
         if self._forest is None or now < self._next_score:
             return []
+        if len(self._dirty) < self.score_min_batch and now - self._scored_at < 7 * DAY_MS:
+            return []
         self._next_score = now + int(self.score_hours * HOUR_MS)
+        self._scored_at = now
         dirty, self._dirty = self._dirty, set()
         ids, counts = self._read(sorted(s for s in dirty if s in self._active), now)
         if not ids or self._prior is None:
