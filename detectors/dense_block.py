@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 from collections import deque
 from typing import Any, ClassVar
 
@@ -151,6 +152,7 @@ class DenseBlock(Detector):
     * ``regrow`` (1.1): a dirty seller is re-peeled when its positive edges grew by this factor
       since its last peel; the rest waits for the rebuild.
     * ``refresh_ms`` (24 h): re-report an unchanged block this often.
+    * ``recent_orders`` (64): latest orders kept per seller, for the evidence's order ids.
     """
 
     name: ClassVar[str] = "dense_block"
@@ -164,7 +166,8 @@ class DenseBlock(Detector):
                  cold_floor: float = 0.27, min_baseline_sellers: int = 30, ratio_alert: float = 1.35,
                  ratio_high: float = 2.2, max_score: float = 0.85, extend: float = 0.6,
                  member_cap: float = 0.25,
-                 regrow: float = 1.1, refresh_ms: int = DAY_MS) -> None:
+                 regrow: float = 1.1, refresh_ms: int = DAY_MS,
+                 recent_orders: int = 64) -> None:
         self.window_ms = int(window_ms)
         self.peel_every_ms = int(peel_every_ms)
         self.rebuild_every_ms = int(rebuild_every_ms)
@@ -185,14 +188,16 @@ class DenseBlock(Detector):
         self.member_cap = float(member_cap)
         self.regrow = float(regrow)
         self.refresh_ms = int(refresh_ms)
-        self._queue: deque[tuple[int, str, str, str]] = deque()  # (ts, buyer, seller, order)
+        self.recent_orders = int(recent_orders)
+        # (ts, buyer, seller); ids are interned so that the snapshot stores each once
+        self._queue: deque[tuple[int, str, str]] = deque()
         # edge value [orders, new-account flag, last ts] shared by both adjacency maps
         self._bs: dict[str, dict[str, list[int]]] = {}
         self._sb: dict[str, dict[str, list[int]]] = {}
         self._out: dict[str, int] = {}  # buyer → orders in the window
         self._posb: dict[str, set[str]] = {}  # seller → buyers with a positive-weight edge
         self._peeled_n: dict[str, int] = {}  # seller → its positive edges when last peeled
-        self._recent: dict[tuple[str, str], deque[str]] = {}  # latest order ids of an edge
+        self._recent: dict[str, deque[tuple[str, str]]] = {}  # seller → (buyer, order id)
         self._dirty: set[str] = set()
         self._next_peel: int | None = None
         self._next_rebuild: int | None = None
@@ -208,7 +213,7 @@ class DenseBlock(Detector):
     def observe(self, event: Event) -> None:
         if not isinstance(event, Order):
             return
-        b, s, ts = event.buyer_id, event.seller_id, event.ts
+        b, s, ts = sys.intern(event.buyer_id), sys.intern(event.seller_id), event.ts
         new = int(event.buyer_registered is not None
                   and ts - event.buyer_registered <= self.new_account_days * DAY_MS)
         row = self._bs.setdefault(b, {})
@@ -221,18 +226,18 @@ class DenseBlock(Detector):
         if edge[0] == 2 or (edge[0] == 1 and new):
             self._posb.setdefault(s, set()).add(b)
         self._out[b] = self._out.get(b, 0) + 1
-        rec = self._recent.get((b, s))
+        rec = self._recent.get(s)
         if rec is None:
-            rec = self._recent[(b, s)] = deque(maxlen=3)
-        rec.append(event.order_id)
-        self._queue.append((ts, b, s, event.order_id))
+            rec = self._recent[s] = deque(maxlen=self.recent_orders)
+        rec.append((b, event.order_id))
+        self._queue.append((ts, b, s))
         self._dirty.add(s)
 
     def _expire(self, now: int) -> None:
         cutoff = now - self.window_ms
         q = self._queue
         while q and q[0][0] < cutoff:
-            _, b, s, _ = q.popleft()
+            _, b, s = q.popleft()
             edge = self._bs.get(b, {}).get(s)
             if edge is None:
                 continue
@@ -251,7 +256,7 @@ class DenseBlock(Detector):
                 del self._sb[s][b]
                 if not self._sb[s]:
                     del self._sb[s]
-                self._recent.pop((b, s), None)
+                    self._recent.pop(s, None)
             n = self._out.get(b, 0) - 1
             if n > 0:
                 self._out[b] = n
@@ -379,8 +384,7 @@ class DenseBlock(Detector):
                   and col_mass[c] >= 0.25 * col_mass[main]}
         culprits = [main, *others]
         orders = sum(self._bs[b][c][0] for b in rows for c in culprits if c in self._bs[b])
-        order_ids = [o for b in sorted(rowset) for c in cols
-                     for o in self._recent.get((b, c), ())]
+        order_ids = [o for c in culprits for b, o in self._recent.get(c, ()) if b in rowset]
         evidence: dict[str, Any] = {
             "order_ids": bounded(order_ids),
             "block_buyers": len(rows),

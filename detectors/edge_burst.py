@@ -28,8 +28,10 @@ Adaptation to the order stream.
   bursting across sellers) is reported as evidence.
 * ``evaluate`` aggregates the hot edges of the last ``agg_window_ms`` of each seller that got a
   new one: shared devices (strong: honest people do not share phones with strangers), shared
-  addresses (weak: households), repeat buyers, distinct implicated accounts, and the hot share of
-  the seller's orders in the window; the score is a logistic of those (``_score``).
+  addresses (weaker), repeat buyers (a little), distinct implicated accounts, and the share of the
+  seller's orders in the window that came through shared identifiers; the score is a logistic of
+  those (``_score``), capped at ``max_score``. Only accounts seen on a shared identifier are
+  implicated: a buyer who merely repeats is an eager customer.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ linked) nor implicates the honest host.
 from __future__ import annotations
 
 import math
+import sys
 from collections import deque
 from typing import Any, ClassVar
 
@@ -60,26 +61,9 @@ _LINKS: tuple[tuple[str, str], ...] = (("device_id", "d"), ("payment_id", "p"),
                                        ("address_id", "a"))
 
 
-class _Pair:
-    """One buyer's live purchases at one seller."""
-
-    __slots__ = ("orders", "amount", "unshipped", "last_ts", "ip", "recent")
-
-    def __init__(self) -> None:
-        self.orders = 0
-        self.amount = 0.0
-        self.unshipped = 0
-        self.last_ts = 0
-        self.ip: str | None = None
-        self.recent: deque[str] = deque(maxlen=4)  # latest order ids, for evidence
-
-    def __getstate__(self) -> tuple:
-        return (self.orders, self.amount, self.unshipped, self.last_ts, self.ip,
-                list(self.recent))
-
-    def __setstate__(self, st: tuple) -> None:
-        self.orders, self.amount, self.unshipped, self.last_ts, self.ip, recent = st
-        self.recent = deque(recent, maxlen=4)
+# A buyer's live purchases at one seller, as a plain list (cheap to snapshot):
+# [orders, amount, unshipped, last ts, last ip]
+_ORDERS, _AMOUNT, _UNSHIPPED, _LAST_TS, _IP = range(5)
 
 
 class _Account:
@@ -103,8 +87,9 @@ class SockPuppets(Detector):
 
     Parameters (constructor keywords):
 
-    * ``window_ms`` (28 days): how long a purchase or an identifier use counts; slow rings that
-      buy about once a day per crew need most of a month to show.
+    * ``window_ms`` (14 days): how long a purchase or an identifier use counts; a slow ring
+      buying about once or twice a day per crew needs several days to show, and stays visible
+      while it keeps buying.
     * ``rebuild_every_ms`` (6 h): how often links are rebuilt from scratch to expire old ones.
     * ``hub_accounts`` (40): an identifier used by more accounts than this stops linking.
     * ``min_accounts`` (3): fewest cluster accounts at one seller to consider.
@@ -116,6 +101,7 @@ class SockPuppets(Detector):
     * ``big_cluster`` (60), ``big_every_ms`` (1 h): a cluster of more accounts is judged at most
       once per that much event time (a giant component from chained identifiers costs in
       proportion to its size).
+    * ``recent_orders`` (64): latest orders kept per seller, for the evidence's order ids.
     * ``household`` (4): most accounts an honest household puts on one address, card or tablet.
     * ``bias``, ``w_size``, ``size_cap``, ``w_device``, ``w_payment``, ``w_address``,
       ``w_crowd``, ``w_mesh``, ``w_new``, ``w_share``, ``share_ref``, ``w_unshipped``, ``w_ip``,
@@ -125,10 +111,11 @@ class SockPuppets(Detector):
     name: ClassVar[str] = "sock_puppets"
     observes: ClassVar[frozenset[EventType]] = frozenset({"order"})
 
-    def __init__(self, *, window_ms: int = 28 * DAY_MS, rebuild_every_ms: int = 6 * HOUR_MS,
+    def __init__(self, *, window_ms: int = 14 * DAY_MS, rebuild_every_ms: int = 6 * HOUR_MS,
                  hub_accounts: int = 40, min_accounts: int = 3, new_account_days: float = 30.0,
                  emit_min: float = 0.4, refresh_ms: int = DAY_MS, max_sellers: int = 5,
                  max_buyers: int = 100, big_cluster: int = 60, big_every_ms: int = HOUR_MS,
+                 recent_orders: int = 64,
                  bias: float = -5.0, household: int = 4,
                  w_size: float = 2.2, size_cap: float = 6.0, w_device: float = 0.6,
                  w_payment: float = 0.8, w_address: float = 0.6, w_crowd: float = 1.0,
@@ -146,6 +133,7 @@ class SockPuppets(Detector):
         self.max_buyers = int(max_buyers)
         self.big_cluster = int(big_cluster)
         self.big_every_ms = int(big_every_ms)
+        self.recent_orders = int(recent_orders)
         self.bias = float(bias)
         self.household = int(household)
         self.w_size = float(w_size)
@@ -162,11 +150,13 @@ class SockPuppets(Detector):
         self.w_ip = float(w_ip)
         self.w_dilution = float(w_dilution)
         self.w_rel = float(w_rel)
-        # live purchases, oldest first: (ts, buyer, seller, amount, unshipped, identifier keys)
-        self._queue: deque[tuple[int, str, str, float, bool, tuple[str, ...]]] = deque()
+        # live purchases, oldest first: (ts, buyer, seller, amount, unshipped, device key,
+        # payment key, address key); ids are interned so that the snapshot stores each once
+        self._queue: deque[tuple] = deque()
         self._acct: dict[str, _Account] = {}
-        self._pair: dict[tuple[str, str], _Pair] = {}
+        self._pair: dict[tuple[str, str], list[Any]] = {}
         self._seller_orders: dict[str, int] = {}
+        self._recent: dict[str, deque[tuple[str, str]]] = {}  # seller → (buyer, order id)
         self._ident: dict[str, dict[str, int]] = {}  # identifier key → account → last use
         self._shared: set[str] = set()  # identifier keys with 2+ holders
         self._links_stale = False  # a shared identifier lost a holder since the last rebuild
@@ -208,7 +198,7 @@ class SockPuppets(Detector):
     def observe(self, event: Event) -> None:
         if not isinstance(event, Order):
             return
-        ts, b, s = event.ts, event.buyer_id, event.seller_id
+        ts, b, s = event.ts, sys.intern(event.buyer_id), sys.intern(event.seller_id)
         acct = self._acct.get(b)
         if acct is None:
             acct = self._acct[b] = _Account()
@@ -218,21 +208,26 @@ class SockPuppets(Detector):
         acct.sellers[s] = acct.sellers.get(s, 0) + 1
         pair = self._pair.get((b, s))
         if pair is None:
-            pair = self._pair[(b, s)] = _Pair()
-        pair.orders += 1
-        pair.amount += event.amount
+            pair = self._pair[(b, s)] = [0, 0.0, 0, 0, None]
         unshipped = not event.shipped
-        pair.unshipped += unshipped
-        pair.last_ts = max(pair.last_ts, ts)
-        pair.ip = event.ip or pair.ip
-        pair.recent.append(event.order_id)
+        pair[_ORDERS] += 1
+        pair[_AMOUNT] += event.amount
+        pair[_UNSHIPPED] += unshipped
+        pair[_LAST_TS] = max(pair[_LAST_TS], ts)
+        if event.ip:
+            pair[_IP] = sys.intern(event.ip)
+        recent = self._recent.get(s)
+        if recent is None:
+            recent = self._recent[s] = deque(maxlen=self.recent_orders)
+        recent.append((b, event.order_id))
         self._seller_orders[s] = self._seller_orders.get(s, 0) + 1
-        keys = []
+        keys: list[str | None] = []
         for fld, prefix in _LINKS:
             value = getattr(event, fld)
             if not value:
+                keys.append(None)
                 continue
-            key = f"{prefix}:{value}"
+            key = sys.intern(f"{prefix}:{value}")
             keys.append(key)
             holders = self._ident.get(key)
             if holders is None:
@@ -246,22 +241,23 @@ class SockPuppets(Detector):
                     self._union(b, next(iter(holders)))
                 elif len(holders) == self.hub_accounts + 1:
                     self._links_stale = True  # it became a hub: unlink its holders
-        self._queue.append((ts, b, s, event.amount, unshipped, tuple(keys)))
+        self._queue.append((ts, b, s, event.amount, unshipped, *keys))
         self._dirty.add(b)
 
     def _expire(self, now: int) -> None:
         cutoff = now - self.window_ms
         q = self._queue
         while q and q[0][0] < cutoff:
-            ts, b, s, amount, unshipped, keys = q.popleft()
+            ts, b, s, amount, unshipped, *keys = q.popleft()
             for key in keys:
-                self._forget_use(key, b, ts)
+                if key is not None:
+                    self._forget_use(key, b, ts)
             pair = self._pair.get((b, s))
             if pair is not None:
-                pair.orders -= 1
-                pair.amount -= amount
-                pair.unshipped -= unshipped
-                if pair.orders <= 0:
+                pair[_ORDERS] -= 1
+                pair[_AMOUNT] -= amount
+                pair[_UNSHIPPED] -= unshipped
+                if pair[_ORDERS] <= 0:
                     del self._pair[(b, s)]
             acct = self._acct.get(b)
             if acct is not None:
@@ -278,6 +274,7 @@ class SockPuppets(Detector):
                 self._seller_orders[s] = n
             else:
                 self._seller_orders.pop(s, None)
+                self._recent.pop(s, None)
         for seller in [k for k, v in self._last.items() if v[2] < cutoff]:
             del self._last[seller]
 
@@ -385,7 +382,7 @@ class SockPuppets(Detector):
         out: dict[str, tuple] = {}
         for s in sorted(cand):
             buyers = targets[s]
-            orders = sum(self._pair[(b, s)].orders for b in buyers)
+            orders = sum(self._pair[(b, s)][_ORDERS] for b in buyers)
             res = self._score(s, buyers, len(live), orders, orders / max(linked, orders),
                               orders_at[s] / max(top, orders_at[s]), now)
             if res is not None:
@@ -408,7 +405,7 @@ class SockPuppets(Detector):
         """
         k = len(buyers)
         if k > self.max_buyers:
-            buyers = sorted(buyers, key=lambda b: (-self._pair[(b, seller)].orders, b))
+            buyers = sorted(buyers, key=lambda b: (-self._pair[(b, seller)][_ORDERS], b))
             buyers = sorted(buyers[:self.max_buyers])
         cutoff = now - self.window_ms
         new_ms = self.new_account_days * DAY_MS
@@ -419,19 +416,17 @@ class SockPuppets(Detector):
         own_orders = 0
         last_ts = 0
         ips: dict[str, int] = {}
-        order_ids: list[str] = []
         for b in buyers:
             acct = self._acct[b]
             pair = self._pair[(b, seller)]
-            unshipped += pair.unshipped
-            amount += pair.amount
-            last_ts = max(last_ts, pair.last_ts)
-            order_ids.extend(pair.recent)
+            unshipped += pair[_UNSHIPPED]
+            amount += pair[_AMOUNT]
+            last_ts = max(last_ts, pair[_LAST_TS])
             own_orders += acct.orders
-            if acct.registered is not None and pair.last_ts - acct.registered <= new_ms:
+            if acct.registered is not None and pair[_LAST_TS] - acct.registered <= new_ms:
                 new += 1
-            if pair.ip:
-                ips[pair.ip] = ips.get(pair.ip, 0) + 1
+            if pair[_IP]:
+                ips[pair[_IP]] = ips.get(pair[_IP], 0) + 1
             for key, t in acct.ids.items():
                 if t >= cutoff:
                     groups[key[0]].setdefault(key, []).append(b)
@@ -444,10 +439,12 @@ class SockPuppets(Detector):
                 if len(members) >= 2:
                     for b in members:
                         tied[b] = max(tied.get(b, 0.0), strength)
+        chosen = set(buyers)
+        order_ids = [o for b, o in self._recent.get(seller, ()) if b in chosen]
         seller_share = orders / max(self._seller_orders.get(seller, orders), orders)
         ip_shared = sum(c for c in ips.values() if c >= 2) / len(buyers)
         new_share = new / len(buyers)
-        unshipped_share = unshipped / max(1, sum(self._pair[(b, seller)].orders
+        unshipped_share = unshipped / max(1, sum(self._pair[(b, seller)][_ORDERS]
                                                  for b in buyers))
         size = min(self.size_cap, self.w_size * math.log2(k / 2))
         # A household (up to ``household`` accounts) shares one address, maybe a card and a
@@ -491,7 +488,7 @@ class SockPuppets(Detector):
             "max_accounts_per_device": crowd["d"],
             "max_accounts_per_payment": crowd["p"],
             "max_accounts_per_address": crowd["a"],
-            "devotion": round(sum(self._pair[(b, seller)].orders for b in buyers)
+            "devotion": round(sum(self._pair[(b, seller)][_ORDERS] for b in buyers)
                               / max(1, own_orders), 3),
             "log_odds": round(z, 3),
         }
