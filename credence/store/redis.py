@@ -12,99 +12,113 @@ is meant for a single Redis, which is how the stack runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 import redis as redis_lib
 
 from credence.features import EventOps, SlotAdd, TotalAdd, ZTouch
-from credence.store.base import FeatureStore, Outcome
+from credence.store.base import NEW, FeatureStore, Outcome
 
-__all__ = ["RedisStore", "AsyncRedisWriter", "APPLY_LUA", "connect", "encode_batch"]
+__all__ = ["RedisStore", "AsyncRedisWriter", "APPLY_LUA", "connect", "apply_steps"]
 
 APPLY_LUA = r"""
--- ARGV: n, then per event: dedupe key, source, dedupe ttl, op count, ops...
--- Counter adds (S: ring slot, T: lifetime) commute, so they are summed per bucket over the whole
--- call and written with one BITFIELD each at the end; sorted-set touches (Z) run in event order,
--- because "was this buyer here before?" depends on it.
-local argv = ARGV
-local i = 1
+-- One call applies a batch of events exactly once. ARGV[1] is a JSON document (decoded by
+-- Redis's built-in cjson, in C: packing one string is far cheaper for the client than packing
+-- thousands of arguments):
+--   {"n": events, "ttl": dedupe ttl, "d": [dedupe keys], "src": [sources],
+--    "z": [[key, member, score, horizon, ttl, cap, [conditional ops]]],  -- in event order
+--    "s": [[key, epoch, nslots, ttl, [pos, delta, ...]]],                -- summed per bucket
+--    "t": [[key, [pos, delta, ...]]]}                                     -- summed per key
+-- Python sums the counter adds over the batch assuming every event is new; if any is not, the
+-- call applies nothing, sets no dedupe key, and returns the outcomes with a -1 flag so that the
+-- caller retries with the new events only. Conditional ops ["S", key, epoch, nslots, ttl,
+-- [pos, delta, ...]] or ["T", key, [pos, delta, ...]] apply if the member was already there.
+local b = cjson.decode(ARGV[1])
+local n = b.n
+local dttl = b.ttl
+local out = {}
+local fresh = {}
+local all_new = true
+for e = 1, n do
+  local dkey, src = b.d[e], b.src[e]
+  if redis.call('SET', dkey, src, 'NX', 'EX', dttl) then
+    out[e] = 1
+    fresh[#fresh + 1] = dkey
+  elseif redis.call('GET', dkey) == src then
+    out[e] = 2
+    all_new = false
+  else
+    out[e] = 0
+    all_new = false
+  end
+end
+if not all_new then
+  if #fresh > 0 then redis.call('DEL', unpack(fresh)) end
+  out[n + 1] = -1
+  return out
+end
 local expired = 0
 local slots = {}      -- "key\0epoch" -> {key, epoch, nslots, ttl, {pos -> delta}}
-local slot_order = {}
+local slot_ids = {}
 local totals = {}     -- key -> {pos -> delta}
-local total_order = {}
+local total_ids = {}
 
-local function add_fields(acc, nf)
-  for _ = 1, nf do
-    local pos, v = argv[i], tonumber(argv[i + 1])
-    i = i + 2
-    acc[pos] = (acc[pos] or 0) + v
+local function add_fields(acc, f)
+  for j = 1, #f, 2 do
+    local pos = f[j]
+    acc[pos] = (acc[pos] or 0) + f[j + 1]
   end
 end
 
-local skip_op
-skip_op = function()
-  local kind = argv[i]
-  if kind == 'S' then
-    local nf = tonumber(argv[i + 5]); i = i + 6 + 2 * nf
-  elseif kind == 'T' then
-    local nf = tonumber(argv[i + 2]); i = i + 3 + 2 * nf
-  else
-    local nt = tonumber(argv[i + 7]); i = i + 8
-    for _ = 1, nt do skip_op() end
+local function slot_group(key, epoch, nslots, ttl)
+  local id = key .. '\0' .. string.format('%d', epoch)
+  local s = slots[id]
+  if not s then
+    s = {key, epoch, nslots, ttl, {}}
+    slots[id] = s
+    slot_ids[#slot_ids + 1] = id
   end
+  return s[5]
 end
 
-local apply_op
-apply_op = function()
-  local kind = argv[i]
-  if kind == 'S' then
-    local key, epoch, nslots, ttl = argv[i + 1], argv[i + 2], argv[i + 3], argv[i + 4]
-    local nf = tonumber(argv[i + 5])
-    i = i + 6
-    local id = key .. '\0' .. epoch
-    local s = slots[id]
-    if not s then
-      s = {key, epoch, nslots, ttl, {}}
-      slots[id] = s
-      slot_order[#slot_order + 1] = id
-    end
-    add_fields(s[5], nf)
-  elseif kind == 'T' then
-    local key, nf = argv[i + 1], tonumber(argv[i + 2])
-    i = i + 3
-    local t = totals[key]
-    if not t then
-      t = {}
-      totals[key] = t
-      total_order[#total_order + 1] = key
-    end
-    add_fields(t, nf)
-  else -- 'Z'
-    local key, member, score = argv[i + 1], argv[i + 2], argv[i + 3]
-    local horizon, ttl, cap, nt = tonumber(argv[i + 4]), argv[i + 5], tonumber(argv[i + 6]),
-      tonumber(argv[i + 7])
-    i = i + 8
-    local lo = tonumber(score) - horizon
-    local prev = false
-    if nt > 0 then prev = redis.call('ZSCORE', key, member) end
-    if redis.call('ZADD', key, 'GT', score, member) == 1 then
-      -- The set grew: evict what this event's horizon no longer covers, enforce the cap, and
-      -- refresh the expiry (a set that only sees known members keeps its first expiry).
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', lo))
-      local n = redis.call('ZCARD', key)
-      if n > cap then redis.call('ZREMRANGEBYRANK', key, 0, n - cap - 1) end
-      redis.call('EXPIRE', key, ttl)
-    end
-    if prev and tonumber(prev) >= lo then
-      for _ = 1, nt do apply_op() end
-    else
-      for _ = 1, nt do skip_op() end
+local function total_group(key)
+  local t = totals[key]
+  if not t then
+    t = {}
+    totals[key] = t
+    total_ids[#total_ids + 1] = key
+  end
+  return t
+end
+
+for _, z in ipairs(b.z) do
+  local key, member, score, horizon, ttl, cap, cond = z[1], z[2], z[3], z[4], z[5], z[6], z[7]
+  local lo = score - horizon
+  local prev = false
+  if #cond > 0 then prev = redis.call('ZSCORE', key, member) end
+  if redis.call('ZADD', key, 'GT', string.format('%d', score), member) == 1 then
+    -- The set grew: evict what this touch's horizon no longer covers, enforce the cap, and
+    -- refresh the expiry (a set that only sees known members keeps its first expiry).
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', lo))
+    local size = redis.call('ZCARD', key)
+    if size > cap then redis.call('ZREMRANGEBYRANK', key, 0, size - cap - 1) end
+    redis.call('EXPIRE', key, ttl)
+  end
+  if prev and tonumber(prev) >= lo then
+    for _, c in ipairs(cond) do
+      if c[1] == 'S' then
+        add_fields(slot_group(c[2], c[3], c[4], c[5]), c[6])
+      else
+        add_fields(total_group(c[2]), c[3])
+      end
     end
   end
 end
+for _, g in ipairs(b.s) do add_fields(slot_group(g[1], g[2], g[3], g[4]), g[5]) end
+for _, g in ipairs(b.t) do add_fields(total_group(g[1]), g[2]) end
 
 local function incr_cmd(key, fields, sign)
   local cmd = {key}
@@ -117,37 +131,17 @@ local function incr_cmd(key, fields, sign)
   return cmd
 end
 
-local n = tonumber(argv[1])
-i = 2
-local out = {}
-for e = 1, n do
-  local dkey, src, dttl, nops = argv[i], argv[i + 1], argv[i + 2], tonumber(argv[i + 3])
-  i = i + 4
-  local outcome
-  if redis.call('SET', dkey, src, 'NX', 'EX', dttl) then
-    outcome = 1
-  elseif redis.call('GET', dkey) == src then
-    outcome = 2
-  else
-    outcome = 0
-  end
-  for _ = 1, nops do
-    if outcome == 1 then apply_op() else skip_op() end
-  end
-  out[e] = outcome
-end
-
--- Ring slots, in the order first touched. Epochs of one slot are applied oldest first, which
--- gives the same final slot as any other order (the newest epoch wins).
-table.sort(slot_order, function(a, b)
-  local sa, sb = slots[a], slots[b]
-  if sa[1] ~= sb[1] then return sa[1] < sb[1] end
-  return tonumber(sa[2]) < tonumber(sb[2])
+-- Ring slots: epochs of one slot are applied oldest first, which gives the same final slot as
+-- any other order (the newest epoch wins).
+table.sort(slot_ids, function(x, y)
+  local sx, sy = slots[x], slots[y]
+  if sx[1] ~= sy[1] then return sx[1] < sy[1] end
+  return sx[2] < sy[2]
 end)
-for _, id in ipairs(slot_order) do
+for _, id in ipairs(slot_ids) do
   local s = slots[id]
-  local ep = tonumber(s[2])
-  local slot = s[1] .. ':' .. string.format('%d', ep % tonumber(s[3]))
+  local ep = s[2]
+  local slot = s[1] .. ':' .. string.format('%d', ep % s[3])
   local cmd = incr_cmd(slot, s[5], 1)
   table.insert(cmd, 2, 'GET'); table.insert(cmd, 3, 'i64'); table.insert(cmd, 4, '0')
   local cur = redis.call('BITFIELD', unpack(cmd))[1]
@@ -159,15 +153,15 @@ for _, id in ipairs(slot_order) do
     else
       -- An older (or no) bucket: start this one afresh.
       redis.call('DEL', slot)
-      local fresh = incr_cmd(slot, s[5], 1)
-      table.insert(fresh, 2, 'SET'); table.insert(fresh, 3, 'i64'); table.insert(fresh, 4, '0')
-      table.insert(fresh, 5, s[2])
-      redis.call('BITFIELD', unpack(fresh))
+      local new = incr_cmd(slot, s[5], 1)
+      table.insert(new, 2, 'SET'); table.insert(new, 3, 'i64'); table.insert(new, 4, '0')
+      table.insert(new, 5, string.format('%d', ep))
+      redis.call('BITFIELD', unpack(new))
       redis.call('EXPIRE', slot, s[4])
     end
   end
 end
-for _, key in ipairs(total_order) do
+for _, key in ipairs(total_ids) do
   local cmd = incr_cmd(key, totals[key], 1)
   if #cmd > 1 then redis.call('BITFIELD', unpack(cmd)) end
 end
@@ -183,47 +177,100 @@ def connect(url: str, decode: bool = True) -> redis_lib.Redis:
                                     socket_timeout=60, socket_connect_timeout=10)
 
 
-def _encode_op(op: SlotAdd | TotalAdd | ZTouch, out: list[Any]) -> None:
-    cls = op.__class__
-    if cls is SlotAdd:
-        out += ("S", op.key, op.epoch, op.slots, op.ttl_s, len(op.fields))  # type: ignore[union-attr]
-        for f, v in op.fields:  # type: ignore[union-attr]
-            out += (f, v)
-    elif cls is TotalAdd:
-        out += ("T", op.key, len(op.fields))  # type: ignore[union-attr]
-        for f, v in op.fields:  # type: ignore[union-attr]
-            out += (f, v)
-    else:
-        out += ("Z", op.key, op.member, op.score, op.horizon_ms, op.ttl_s,  # type: ignore[union-attr]
-                op.cap, len(op.then))  # type: ignore[union-attr]
-        for t in op.then:  # type: ignore[union-attr]
-            _encode_op(t, out)
+def _cond(op: SlotAdd | TotalAdd) -> list[Any]:
+    flat = [x for fv in op.fields for x in fv]
+    if op.__class__ is SlotAdd:
+        return ["S", op.key, op.epoch, op.slots, op.ttl_s, flat]  # type: ignore[union-attr]
+    return ["T", op.key, flat]
 
 
-def encode_batch(batch: Sequence[EventOps], dedupe_ttl_s: int,
-                 max_args: int = 20_000) -> list[list[Any]]:
-    """ARGV of the script for a batch, split into calls of at most ``max_args`` arguments."""
-    calls: list[list[Any]] = []
-    cur: list[Any] = []
-    n = 0
+def _encode_call(batch: Sequence[EventOps], dedupe_ttl_s: int) -> bytes:
+    """The script's JSON argument: dedupe keys, then the batch's operations summed per bucket."""
+    slots: dict[tuple[str, int], list[Any]] = {}  # (key, epoch) → [slots, ttl, {pos: delta}]
+    totals: dict[str, dict[int, int]] = {}
+    ordered: list[ZTouch] = []  # touches with conditional adds: kept in event order
+    merged: dict[tuple[str, str], ZTouch] = {}  # the others: one touch per member, latest score
     for ev in batch:
-        part: list[Any] = [ev.dedupe_key, ev.source, dedupe_ttl_s, len(ev.ops)]
         for op in ev.ops:
-            _encode_op(op, part)
-        if cur and len(cur) + len(part) > max_args:
-            calls.append([n, *cur])
-            cur, n = [], 0
-        cur += part
-        n += 1
-    if cur:
-        calls.append([n, *cur])
-    return calls
+            cls = op.__class__
+            if cls is SlotAdd:
+                g = slots.get((op.key, op.epoch))  # type: ignore[union-attr]
+                if g is None:
+                    g = slots[(op.key, op.epoch)] = [op.slots, op.ttl_s, {}]  # type: ignore[union-attr]
+                acc = g[2]
+                for f, v in op.fields:
+                    acc[f] = acc.get(f, 0) + v
+            elif cls is TotalAdd:
+                acc = totals.setdefault(op.key, {})
+                for f, v in op.fields:
+                    acc[f] = acc.get(f, 0) + v
+            elif op.then:  # type: ignore[union-attr]
+                ordered.append(op)  # type: ignore[arg-type]
+            else:
+                k = (op.key, op.member)  # type: ignore[union-attr]
+                prev = merged.get(k)
+                if prev is None or op.score > prev.score:  # type: ignore[union-attr]
+                    merged[k] = op  # type: ignore[assignment]
+    doc = {
+        "n": len(batch), "ttl": dedupe_ttl_s,
+        "d": [ev.dedupe_key for ev in batch], "src": [ev.source for ev in batch],
+        "z": [[z.key, z.member, z.score, z.horizon_ms, z.ttl_s, z.cap,
+               [_cond(t) for t in z.then]] for z in (*ordered, *merged.values())],
+        "s": [[key, epoch, nslots, ttl, [x for fv in acc.items() for x in fv]]
+              for (key, epoch), (nslots, ttl, acc) in slots.items()],
+        "t": [[key, [x for fv in acc.items() for x in fv]] for key, acc in totals.items()],
+    }
+    return orjson.dumps(doc)
+
+
+def _chunks(batch: Sequence[EventOps], max_ops: int) -> list[Sequence[EventOps]]:
+    """Split a batch at event boundaries so one script call stays bounded (Redis latency)."""
+    out: list[Sequence[EventOps]] = []
+    start = n = 0
+    for i, ev in enumerate(batch):
+        n += len(ev.ops) + 1
+        if n > max_ops and i > start:
+            out.append(batch[start:i])
+            start, n = i, len(ev.ops) + 1
+    if start < len(batch):
+        out.append(batch[start:])
+    return out
+
+
+def apply_steps(batch: Sequence[EventOps], dedupe_ttl_s: int, max_ops: int = 2_000
+                ) -> Generator[list[Any], Any, tuple[list[Outcome], int]]:
+    """The protocol of applying a batch, as a generator: it yields each script call's ARGV and
+    is sent the reply; it returns (outcomes, expired writes). Sync and asyncio callers drive it.
+
+    A call that meets an event already seen applies nothing and is repeated with the events
+    that are new (so at most twice per chunk while each partition has one writer)."""
+    outcomes: list[Outcome] = []
+    expired = 0
+    for chunk in _chunks(batch, max_ops):
+        result: list[Outcome | None] = [None] * len(chunk)
+        todo = list(range(len(chunk)))
+        while todo:
+            reply = yield [_encode_call([chunk[j] for j in todo], dedupe_ttl_s)]
+            if int(reply[-1]) >= 0:
+                for j in todo:
+                    result[j] = NEW
+                expired += int(reply[-1])
+                break
+            keep = []
+            for j, o in zip(todo, reply[:-1], strict=True):
+                if int(o) == NEW:
+                    keep.append(j)
+                else:
+                    result[j] = int(o)  # type: ignore[assignment]
+            todo = keep
+        outcomes += result  # type: ignore[arg-type]
+    return outcomes, expired
 
 
 class AsyncRedisWriter:
     """The write side of `RedisStore` for asyncio (the faust agents)."""
 
-    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_args: int = 20_000):
+    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_ops: int = 2_000):
         import redis.asyncio as aredis
 
         # A script call that times out may still have run: calling it again is safe, since the
@@ -231,38 +278,44 @@ class AsyncRedisWriter:
         self.r = aredis.Redis.from_url(url, decode_responses=True, protocol=2,
                                        socket_timeout=60, socket_connect_timeout=10)
         self.dedupe_ttl_s = dedupe_ttl_s
-        self.max_args = max_args
+        self.max_ops = max_ops
         self._apply = self.r.register_script(APPLY_LUA)
         self.expired = 0
 
     async def apply(self, batch: Sequence[EventOps]) -> list[Outcome]:
-        out: list[Outcome] = []
-        for args in encode_batch(batch, self.dedupe_ttl_s, self.max_args):
-            res = await self._apply(args=args)
-            self.expired += int(res[-1])
-            out += [int(x) for x in res[:-1]]  # type: ignore[misc]
-        return out
+        steps = apply_steps(batch, self.dedupe_ttl_s, self.max_ops)
+        try:
+            argv = next(steps)
+            while True:
+                argv = steps.send(await self._apply(args=argv))
+        except StopIteration as done:
+            outcomes, expired = done.value
+        self.expired += expired
+        return outcomes
 
     async def close(self) -> None:
         await self.r.aclose()
 
 
 class RedisStore(FeatureStore):
-    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_args: int = 20_000):
+    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_ops: int = 2_000):
         self.r = connect(url)
         self._raw = connect(url, decode=False)  # counter arrays are binary
         self.dedupe_ttl_s = dedupe_ttl_s
-        self.max_args = max_args  # bound one script call (Lua stack, Redis latency)
+        self.max_ops = max_ops  # bound one script call (Redis latency)
         self._apply = self.r.register_script(APPLY_LUA)
         self.expired = 0
 
     def apply(self, batch: Sequence[EventOps]) -> list[Outcome]:
-        out: list[Outcome] = []
-        for args in encode_batch(batch, self.dedupe_ttl_s, self.max_args):
-            res = self._apply(args=args)
-            self.expired += int(res[-1])
-            out += [int(x) for x in res[:-1]]  # type: ignore[misc]
-        return out
+        steps = apply_steps(batch, self.dedupe_ttl_s, self.max_ops)
+        try:
+            argv = next(steps)
+            while True:
+                argv = steps.send(self._apply(args=argv))
+        except StopIteration as done:
+            outcomes, expired = done.value
+        self.expired += expired
+        return outcomes
 
     # ------------------------------------------------------------------ reading
 
