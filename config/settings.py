@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(2000, ge=1, description="max events per micro-batch")
     batch_wait: float = Field(0.05, gt=0, description="seconds to wait to fill a micro-batch")
     stall_seconds: float = Field(30.0, gt=0, description="/health fails after this long stalled")
-    snapshot_seconds: float = Field(10.0, gt=0, description="detection state snapshot interval")
+    snapshot_seconds: float = Field(60.0, gt=0, description="detection state snapshot interval "
+                                    "(a restart re-reads the sequenced topic since the last)")
 
     # --- event time ---
     tick_seconds: int = Field(60, ge=1, description="event-time tick at which detectors decide")

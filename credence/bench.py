@@ -45,6 +45,8 @@ class BenchResult:
     worker_detect_s: float = 0.0
     worker_vs_raw: float = 0.0
     worker_peak_rss_mb: float = 0.0
+    detect_peak_rss_mb: float = 0.0
+    split: bool = True
     latency_rate: float = 0.0
     latency_events: int = 0
     latency_p50_ms: float | None = None
@@ -58,12 +60,14 @@ class BenchResult:
         rows = [
             ("events", f"{self.events:,}"),
             ("raw confluent-kafka consume", f"{self.raw_consume_eps:,.0f} events/s"),
-            ("worker ingest (stage A)", f"{self.worker_ingest_eps:,.0f} events/s "
-                                        f"({self.worker_ingest_s:.1f} s)"),
-            ("worker end to end (stage B)", f"{self.worker_detect_eps:,.0f} events/s "
-                                            f"({self.worker_detect_s:.1f} s)"),
-            ("worker ingest / raw consume", f"{self.worker_vs_raw:.2f}"),
-            ("worker peak RSS", f"{self.worker_peak_rss_mb:,.0f} MB"),
+            ("workers", "1 ingest + 1 detect process" if self.split else "1 worker, both stages"),
+            ("ingest (stage A) caught up", f"{self.worker_ingest_eps:,.0f} events/s "
+                                           f"({self.worker_ingest_s:.1f} s)"),
+            ("end to end (stage B) caught up", f"{self.worker_detect_eps:,.0f} events/s "
+                                               f"({self.worker_detect_s:.1f} s)"),
+            ("ingest / raw consume", f"{self.worker_vs_raw:.2f}"),
+            ("peak RSS", f"ingest {self.worker_peak_rss_mb:,.0f} MB" + (
+                f", detect {self.detect_peak_rss_mb:,.0f} MB" if self.split else "")),
             (f"produce → Redis latency at {self.latency_rate:,.0f}/s",
              f"p50 {_ms(self.latency_p50_ms)}, p99 {_ms(self.latency_p99_ms)} "
              f"({self.latency_events:,} events)"),
@@ -127,12 +131,12 @@ def _rss_peak_mb(pid: int) -> float:
     return 0.0
 
 
-def _start_worker(settings: Settings, port: int, log: Path) -> subprocess.Popen:
+def _start_worker(settings: Settings, port: int, log: Path, role: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
     for name, value in settings.model_copy(update={"web_port": port}).model_dump().items():
         env[f"CREDENCE_{name.upper()}"] = str(value)
-    return subprocess.Popen([sys.executable, "-m", "credence.cli", "worker", "--loglevel",  # noqa: S603
-                             "warning"], env=env, stdout=log.open("wb"),
+    return subprocess.Popen([sys.executable, "-m", "credence.cli", "worker", "--role", role,  # noqa: S603
+                             "--loglevel", "warning"], env=env, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -145,7 +149,7 @@ def _free_port() -> int:
 
 
 def run_bench(base: Settings, scale: float = 0.2, rate: float = 5000.0,
-              latency_seconds: float = 20.0, echo=print) -> BenchResult:
+              latency_seconds: float = 20.0, split: bool = True, echo=print) -> BenchResult:
     from confluent_kafka import TopicPartition
 
     from credence.contract import TOPIC_OF_TYPE, iso
@@ -157,7 +161,7 @@ def run_bench(base: Settings, scale: float = 0.2, rate: float = 5000.0,
     tag = "bench-" + uuid.uuid4().hex[:8]
     s = base.model_copy(update={"topic_prefix": f"{tag}.", "key_prefix": tag, "worker_id": tag,
                                 "idle_seconds": 1.0})
-    res = BenchResult()
+    res = BenchResult(split=split)
     work = Path(tempfile.mkdtemp(prefix="credence-bench-"))
     create_topics(s)
     try:
@@ -181,38 +185,41 @@ def run_bench(base: Settings, scale: float = 0.2, rate: float = 5000.0,
         md = admin(s).list_topics(timeout=10)
         c = consumer(s, group=f"{tag}-raw", **{"fetch.max.bytes": 50 * 1024 * 1024})
         c.assign([TopicPartition(t, p, 0) for t in topics for p in md.topics[t].partitions])
-        n, t0 = 0, time.perf_counter()
-        while n < res.events:
-            msgs = c.consume(num_messages=10_000, timeout=5.0)
-            if not msgs:
-                break
-            n += len(msgs)
+        n, t0, last = 0, time.perf_counter(), time.perf_counter()
+        while n < res.events and time.perf_counter() - last < 10:
+            msgs = c.consume(num_messages=10_000, timeout=0.2)
+            if msgs:
+                n += len(msgs)
+                last = time.perf_counter()
         res.raw_consume_eps = n / (time.perf_counter() - t0)
         c.close()
 
-        echo("worker catching up ...")
-        port = _free_port()
+        echo(f"worker{'s' if split else ''} catching up ...")
+        port, dport = _free_port(), _free_port()
         t0 = time.perf_counter()
-        proc = _start_worker(s, port, work / "worker.log")
+        proc = _start_worker(s, port, work / "worker.log", "ingest" if split else "all")
+        dproc = _start_worker(s, dport, work / "detect.log", "detect") if split else proc
         ingest_done = detect_done = None
         last_out, stable_since = -1.0, None
         try:
             while time.perf_counter() - t0 < 1800:
                 time.sleep(0.5)
-                if proc.poll() is not None:
-                    res.notes.append(f"worker exited with {proc.returncode}; see {work}")
+                if proc.poll() is not None or dproc.poll() is not None:
+                    res.notes.append(f"a worker exited; see {work}")
                     break
                 m = _metrics(port)
+                dm = _metrics(dport) if split else m
                 if ingest_done is None and _sum(m, "credence_events_total{") >= res.events:
                     ingest_done = time.perf_counter() - t0
                 if ingest_done is not None:
-                    outs = _sum(m, "credence_outputs_total{") + m.get("credence_ticks_total", 0)
+                    outs = _sum(dm, "credence_outputs_total{") + dm.get("credence_ticks_total", 0)
                     if outs != last_out:
                         last_out, stable_since = outs, time.perf_counter()
                     elif time.perf_counter() - stable_since > 5:  # type: ignore[operator]
                         detect_done = stable_since - t0  # type: ignore[operator]
                         break
             res.worker_peak_rss_mb = _rss_peak_mb(proc.pid)
+            res.detect_peak_rss_mb = _rss_peak_mb(dproc.pid) if split else 0.0
             if ingest_done:
                 res.worker_ingest_s = ingest_done
                 res.worker_ingest_eps = res.events / ingest_done
@@ -246,11 +253,13 @@ def run_bench(base: Settings, scale: float = 0.2, rate: float = 5000.0,
             res.latency_p99_ms = _quantile(delta, "credence_ingest_latency_seconds", 0.99)
             res.worker_peak_rss_mb = max(res.worker_peak_rss_mb, _rss_peak_mb(proc.pid))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            for p_ in {proc, dproc}:
+                p_.terminate()
+            for p_ in {proc, dproc}:
+                try:
+                    p_.wait(30)
+                except subprocess.TimeoutExpired:
+                    p_.kill()
 
         echo("Redis memory ...")
         res.redis_bytes_per_seller, res.sellers = _redis_per_seller(s)

@@ -309,6 +309,8 @@ def bench(
     scale: Annotated[float, typer.Option(min=0.01, max=5, help="simulated scenario scale")] = 0.2,
     rate: Annotated[float, typer.Option(min=1, help="events/s for the latency run")] = 5000.0,
     seconds: Annotated[float, typer.Option(min=1, help="length of the latency run")] = 20.0,
+    split: Annotated[bool, typer.Option("--split/--single", help="one ingest and one detect "
+                                        "process, or one worker running both")] = True,
     json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Measure worker throughput and latency, raw consume rate, replay rate and Redis memory on
@@ -319,7 +321,7 @@ def bench(
     from credence.bench import as_dict, run_bench
 
     try:
-        res = run_bench(settings(), scale=scale, rate=rate, latency_seconds=seconds,
+        res = run_bench(settings(), scale=scale, rate=rate, latency_seconds=seconds, split=split,
                         echo=lambda m: typer.echo(m, err=True))
     except TopicError as e:
         raise UserError(str(e)) from None
