@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     worker_id: str = Field("credence", description="faust app id (consumer group)")
     web_port: int = Field(6066, ge=1, le=65535, description="worker port for /metrics, /health")
     batch_size: int = Field(2000, ge=1, description="max events per micro-batch")
-    batch_wait: float = Field(0.05, gt=0, description="seconds to wait to fill a micro-batch")
+    batch_wait: float = Field(0.01, gt=0, description="seconds to wait to fill a micro-batch")
     stall_seconds: float = Field(30.0, gt=0, description="/health fails after this long stalled")
     snapshot_seconds: float = Field(60.0, gt=0, description="detection state snapshot interval "
                                     "(a restart re-reads the sequenced topic since the last)")
