@@ -299,9 +299,14 @@ class Runtime:
         for tp in self.app.consumer.assignment():
             stage = "detect" if tp.topic == self.seq_name else "ingest"
             hw = self.highwater(tp.topic, tp.partition)
-            read = self.app.consumer._read_offset.get(tp)  # noqa: SLF001
-            nxt = (read + 1) if read is not None else None
-            lag = (hw - nxt) if hw is not None and nxt is not None else (hw or 0)
+            # Lag against what was *processed* (faust's read offsets advance as soon as a message
+            # enters the agent's buffer, also when the batch then fails and is retried).
+            if stage == "ingest":
+                nxt = self.ingestor.next_offset.get(f"{tp.topic}/{tp.partition}",
+                                                    self._starts.get(tp))
+            else:
+                nxt = self.stage.seq_offset + 1 if self.stage is not None else None
+            lag = (hw - nxt) if hw is not None and nxt is not None else 0
             st = info["stages"].setdefault(stage, {"lag": 0})
             st["lag"] += max(0, lag)
         for stage, st in info["stages"].items():
