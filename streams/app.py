@@ -407,7 +407,9 @@ def create_app(settings: Settings, role: Role = "all") -> faust.App:
         if any(tp.topic == rt.seq_name for tp in revoked):
             await rt.save_snapshot()
             rt.stage = None
-        rt.ingestor.forget({f"{tp.topic}/{tp.partition}" for tp in revoked})
+        # The ingestor keeps what it forwarded of a revoked partition: if the partition comes
+        # back, faust does not redeliver messages this worker already read, and the progress
+        # must still say they were forwarded (or the watermark would wait for them forever).
         for tp in revoked:
             rt._starts.pop(tp, None)
 

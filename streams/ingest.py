@@ -132,12 +132,6 @@ class Ingestor:
             out[tp] = [nxt, self.max_ts.get(tp), caught]
         return out
 
-    def forget(self, tps: set[str]) -> None:
-        """Partitions revoked from this worker: whoever gets them reports their progress."""
-        for tp in tps:
-            self.next_offset.pop(tp, None)
-            self.max_ts.pop(tp, None)
-
     @staticmethod
     def _count(res: IngestResult, topic: str, outcome: str) -> None:
         res.counts[(topic, outcome)] = res.counts.get((topic, outcome), 0) + 1
