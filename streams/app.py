@@ -376,7 +376,13 @@ def create_app(settings: Settings, role: Role = "all") -> faust.App:
 
         @app.timer(interval=max(0.25, settings.idle_seconds / 4))
         async def heartbeat() -> None:
-            await rt.heartbeat(seq)
+            # An exception escaping a faust timer stops the whole app: a heartbeat that fails
+            # (broker briefly away) is logged and tried again at the next tick.
+            try:
+                await rt.heartbeat(seq)
+            except Exception as e:  # noqa: BLE001
+                rt.metrics.retries.labels("heartbeat").inc()
+                log.warning("heartbeat failed (%r); next tick retries", e)
 
     if role in ("all", "detect"):
         @app.agent(seq, name="detect")
