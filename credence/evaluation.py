@@ -199,11 +199,26 @@ def _pr_curve(pos: list[float], neg: list[float]) -> tuple[list[float], list[flo
     return [float(x) for x in r], [float(x) for x in p]
 
 
+def _drivers(parts: dict[tuple[str, int], dict[str, float]], seller: str,
+             pts: list[tuple[int, int]], start: int, low_i: int | None) -> dict[str, float]:
+    """The components that fell most from the last score before ``start`` to the lowest one:
+    tells a drop caused by the event itself (sales, records) from one its customers' ratings
+    caused meanwhile (reviews, complaints)."""
+    before_i = max((i for i, (ts, _) in enumerate(pts) if ts < start), default=None)
+    if before_i is None or low_i is None:
+        return {}
+    a, b = parts.get((seller, before_i), {}), parts.get((seller, low_i), {})
+    fell = {k: round(b.get(k, 0.0) - a.get(k, 0.0), 1) for k in a.keys() | b.keys()}
+    return dict(sorted(((k, v) for k, v in fell.items() if v <= -1), key=lambda kv: kv[1])[:3])
+
+
 def _score_report(scores: list[Any], truth: dict[str, Any], flagged: dict[str, int]
                   ) -> dict[str, Any]:
     series: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    parts: dict[tuple[str, int], dict[str, float]] = {}
     for s in scores:
         series[s.seller_id].append((parse_ts(s.ts), s.score))
+        parts[s.seller_id, len(series[s.seller_id]) - 1] = s.components
 
     def at(seller: str, t: int) -> int | None:
         prev = [sc for ts, sc in series.get(seller, []) if ts <= t]
@@ -226,16 +241,21 @@ def _score_report(scores: list[Any], truth: dict[str, Any], flagged: dict[str, i
         start, end = parse_ts(h["start"]), parse_ts(h["end"])
         for seller in h.get("sellers", []):
             before, after = at(seller, start - 1), at(seller, end + 7 * 86_400_000)
-            low = min((sc for ts, sc in series.get(seller, []) if start <= ts <= end + 7 * 86_400_000),
-                      default=None)
+            pts = series.get(seller, [])
+            during = [i for i, (ts, _) in enumerate(pts) if start <= ts <= end + 7 * 86_400_000]
+            low_i = min(during, key=lambda i: pts[i][1], default=None)
+            low = None if low_i is None else pts[low_i][1]
             honest.append({"seller": seller, "kind": h["kind"], "before": before,
                            "lowest_during": low, "after": after,
-                           "drop": None if before is None or low is None else before - low})
+                           "drop": None if before is None or low is None else before - low,
+                           "drivers": _drivers(parts, seller, pts, start, low_i)})
     drops = [h["drop"] for h in honest if h["drop"] is not None]
+    worst = max((h for h in honest if h["drop"] is not None), key=lambda h: h["drop"], default=None)
     gains = [c["peak"] - c["before"] for c in culprits
              if c["peak"] is not None and c["before"] is not None]
     return {"culprits": culprits, "hard_negative_sellers": honest,
             "max_hard_negative_drop": max(drops) if drops else None,
+            "max_hard_negative_drop_seller": worst,
             "median_culprit_gain_before_detection": _median(gains),
             "culprits_final_median": _median([c["final"] for c in culprits])}
 
@@ -255,6 +275,15 @@ def _label_report(scores: list[Any], labels: dict[str, str]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- report files
+
+
+def _worst(scores: dict[str, Any]) -> str:
+    w = scores.get("max_hard_negative_drop_seller")
+    if not w or w["drop"] <= 0:
+        return ""
+    drivers = ", ".join(f"{k} {v:+g}" for k, v in w.get("drivers", {}).items())
+    return f" ({w['seller']}, {w['kind']}: {w['before']} → {w['lowest_during']}" + (
+        f"; fell most: {drivers})" if drivers else ")")
 
 
 def _fmt(x: Any) -> str:
@@ -326,7 +355,7 @@ def write_report(report: Report, out: Path) -> Path:
               f"{_fmt(report.scores.get('median_culprit_gain_before_detection'))}",
               f"- median culprit final score: {_fmt(report.scores.get('culprits_final_median'))}",
               f"- largest drop of an honest seller through its own hard-negative event: "
-              f"{_fmt(report.scores.get('max_hard_negative_drop'))}"]
+              f"{_fmt(report.scores.get('max_hard_negative_drop'))}{_worst(report.scores)}"]
     if report.labels:
         lines += [f"- ROC AUC of a low score against the fraudulent label: "
                   f"{_fmt(report.labels['low_score_auc'])} ({report.labels['scored_fraudulent']} "

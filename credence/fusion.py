@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 from detectors.base import Finding
 
-__all__ = ["Fusion", "Suspicion"]
+__all__ = ["Fusion", "Suspicion", "PRIOR_CAP"]
+
+PRIOR_CAP = 0.35  # most a prior (the anomaly model) adds to an entity's suspicion on its own
 
 DAY_MS = 86_400_000
 
@@ -33,7 +35,7 @@ class Suspicion:
 class Fusion:
     half_life_ms: int = 30 * DAY_MS
     victim_protect_ms: int = 30 * DAY_MS
-    prior_cap: float = 0.35  # most a prior can add on its own
+    prior_cap: float = PRIOR_CAP
     priors: frozenset[str] = frozenset()
     review_detectors: frozenset[str] = frozenset()
     # entity → detector → (score, ts)

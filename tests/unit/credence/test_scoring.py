@@ -8,6 +8,7 @@ from config.settings import load
 from credence.contract import Order, Record, Review
 from credence.engine import Engine
 from credence.features import DAY_MS, SELLER_METRICS, SellerFeatures
+from credence.fusion import PRIOR_CAP
 from credence.ledger import Contribution
 from credence.scoring import MAX_SCORE, MIN_SCORE, compute
 from credence.sequencer import Sequencer
@@ -57,8 +58,28 @@ def test_more_refunds_never_raise_a_score():
 
 def test_own_suspicion_never_raises_a_score():
     f = _features()
-    scores = [compute(f, Contribution(), s / 10, T0, 0, None).score for s in range(11)]
+    scores = [compute(f, Contribution(), s / 20, T0, 0, None).score for s in range(21)]
     assert all(b <= a for a, b in zip(scores, scores[1:], strict=False))
+    assert scores[-1] < scores[0] - 200
+    # What the anomaly prior reaches on its own is not yet manipulation (a prior is never
+    # alone a reason).
+    assert compute(f, Contribution(), PRIOR_CAP, T0, 0, None).score == scores[0]
+
+
+def _with_ratings(reviews: int, low: int) -> dict[str, float]:
+    f = _features()
+    f.windows["lifetime"].update(reviews=reviews, low=low,
+                                 rating_sum=5 * (reviews - low) + low)
+    return compute(f, Contribution(), 0.0, T0, 0, None).components
+
+
+def test_complaints_weigh_a_short_bad_record_but_not_one_bad_rating():
+    assert _with_ratings(2, 1)["complaints"] > -20
+    # Six bad ratings of eight (as the fraudulent users of Bitcoin-Alpha typically have) count.
+    short_bad = _with_ratings(8, 6)
+    assert short_bad["complaints"] < -60
+    assert short_bad["sales_scale"] < _with_ratings(8, 0)["sales_scale"] / 2
+    assert _with_ratings(1000, 100)["complaints"] == 0
 
 
 class _FlagAccounts(Detector):
