@@ -12,6 +12,7 @@ from credence.features import FeatureModel
 from credence.store.memory import MemoryStore
 from detectors.anomaly import FeatureAnomaly
 from detectors.base import Finding
+from tests.unit.detectors import support
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -55,19 +56,10 @@ def market(days: int = 8, sellers: int = 80, seed: int = 3) -> list:
 
 def run(det: FeatureAnomaly, events: list, store: MemoryStore | None, model: FeatureModel,
         tick: int = 10 * MIN) -> list[Finding]:
-    out: list[Finding] = []
-    end = None
-    for e in events:
-        t = (e.ts // tick + 1) * tick
-        if end is not None and t != end:
-            out += det.evaluate(end)
-        end = t
+    def write(e) -> None:
         if store is not None:
             store.apply([model.ops(e)])
-        det.observe(e)
-    if end is not None:
-        out += det.evaluate(end)
-    return out
+    return support.run(det, events, tick, before_observe=write)
 
 
 def bound(**kw) -> tuple[FeatureAnomaly, MemoryStore, FeatureModel]:

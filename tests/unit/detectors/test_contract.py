@@ -10,6 +10,7 @@ import pytest
 from credence.contract import Decision, Order, Record, Refund, Review
 from detectors import detector_classes
 from detectors.base import Detector, Finding
+from tests.unit.detectors.support import run
 
 DAY = 86_400_000
 T0 = 1_790_000_000_000
@@ -45,21 +46,6 @@ def _stream(n: int = 3000, span_days: int = 40) -> list:
     return out
 
 
-def _run(det: Detector, events: list, tick_ms: int = 60_000) -> list[Finding]:
-    findings: list[Finding] = []
-    tick_end = None
-    for e in events:
-        end = (e.ts // tick_ms + 1) * tick_ms
-        if tick_end is not None and end != tick_end:
-            findings += det.evaluate(tick_end)
-        tick_end = end
-        if e.type in det.observes:
-            det.observe(e)
-    if tick_end is not None:
-        findings += det.evaluate(tick_end)
-    return findings
-
-
 CLASSES = detector_classes()
 
 
@@ -87,7 +73,7 @@ def test_declares_what_it_observes(det_cls):
 def test_findings_are_well_formed(det_cls):
     det = det_cls()
     events = _stream()
-    for f in _run(det, events):
+    for f in run(det, events):
         assert isinstance(f, Finding)
         assert f.detector == det_cls.name
         assert 0.0 <= f.score <= 1.0
@@ -102,28 +88,28 @@ def test_findings_are_well_formed(det_cls):
 
 def test_deterministic(det_cls):
     events = _stream()
-    a = _run(det_cls(), events)
-    b = _run(det_cls(), copy.deepcopy(events))
+    a = run(det_cls(), events)
+    b = run(det_cls(), copy.deepcopy(events))
     assert [vars(f) for f in a] == [vars(f) for f in b]
 
 
 def test_state_is_bounded_by_the_window(det_cls):
     """Twice the history must not (nearly) double the state: old state expires."""
     short = det_cls()
-    _run(short, _stream(n=3000, span_days=40))
+    run(short, _stream(n=3000, span_days=40))
     long = det_cls()
-    _run(long, _stream(n=6000, span_days=80))
+    run(long, _stream(n=6000, span_days=80))
     assert long.state_size() <= max(1.5 * short.state_size(), short.state_size() + 500)
 
 
 def test_state_pickles(det_cls):
     """The detection stage snapshots detector state with pickle."""
     det = det_cls()
-    _run(det, _stream(n=500, span_days=5))
+    run(det, _stream(n=500, span_days=5))
     clone = pickle.loads(pickle.dumps(det))
     tail = _stream(n=200, span_days=1)
     tail = [e.model_copy(update={"ts": e.ts + 6 * DAY}) for e in tail]
-    assert [vars(f) for f in _run(det, tail)] == [vars(f) for f in _run(clone, tail)]
+    assert [vars(f) for f in run(det, tail)] == [vars(f) for f in run(clone, tail)]
 
 
 def test_quiet_on_empty_ticks(det_cls):

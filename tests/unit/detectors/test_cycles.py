@@ -8,6 +8,7 @@ import random
 from credence.contract import Order, Review
 from detectors.base import Finding
 from detectors.cycles import CircularTrading
+from tests.unit.detectors.support import run
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -40,21 +41,6 @@ class Stream:
 
     def sorted(self) -> list:
         return sorted(self.events, key=lambda e: (e.ts, e.order_id))
-
-
-def run(det: CircularTrading, events: list, tick: int = MIN) -> list[Finding]:
-    out: list[Finding] = []
-    end = None
-    for e in events:
-        t = (e.ts // tick + 1) * tick
-        if end is not None and t != end:
-            out += det.evaluate(end)
-        end = t
-        if e.type in det.observes:
-            det.observe(e)
-    if end is not None:
-        out += det.evaluate(end)
-    return out
 
 
 def best(found: list[Finding]) -> dict[str, float]:

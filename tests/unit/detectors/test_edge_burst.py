@@ -9,8 +9,8 @@ import random
 import pytest
 
 from credence.contract import Order
-from detectors.base import Finding
 from detectors.edge_burst import EdgeBurst, midas_score
+from tests.unit.detectors.support import run
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -57,20 +57,6 @@ class World:
 
     def sorted(self) -> list[Order]:
         return sorted(self.events, key=lambda e: (e.ts, e.seller_id, e.order_id))
-
-
-def run(det: EdgeBurst, events: list, tick: int = MIN) -> list[Finding]:
-    out: list[Finding] = []
-    end = None
-    for e in events:
-        t = (e.ts // tick + 1) * tick
-        if end is not None and t != end:
-            out += det.evaluate(end)
-        end = t
-        det.observe(e)
-    if end is not None:
-        out += det.evaluate(end)
-    return out
 
 
 def test_midas_score_is_high_for_a_new_burst_and_low_for_a_steady_edge():

@@ -9,6 +9,7 @@ import random
 from credence.contract import Order
 from detectors.base import Finding
 from detectors.identity import SockPuppets
+from tests.unit.detectors.support import run
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -90,20 +91,6 @@ class World:
 
     def sorted(self) -> list[Order]:
         return sorted(self.events, key=lambda e: (e.ts, e.seller_id, e.order_id))
-
-
-def run(det: SockPuppets, events: list, tick: int = MIN) -> list[Finding]:
-    out: list[Finding] = []
-    end = None
-    for e in events:
-        t = (e.ts // tick + 1) * tick
-        if end is not None and t != end:
-            out += det.evaluate(end)
-        end = t
-        det.observe(e)
-    if end is not None:
-        out += det.evaluate(end)
-    return out
 
 
 def best(findings: list[Finding]) -> dict[str, Finding]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from credence.contract import Review
-from detectors.base import Finding
 from detectors.lockstep import Lockstep
+from tests.unit.detectors.support import run
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -46,20 +46,6 @@ class Stream:
 
     def sorted(self) -> list[Review]:
         return sorted(self.events, key=lambda e: (e.ts, e.review_id))
-
-
-def run(det: Lockstep, events: list, tick: int = MIN) -> list[Finding]:
-    out: list[Finding] = []
-    end = None
-    for e in events:
-        t = (e.ts // tick + 1) * tick
-        if end is not None and t != end:
-            out += det.evaluate(end)
-        end = t
-        det.observe(e)
-    if end is not None:
-        out += det.evaluate(end)
-    return out
 
 
 HONEST = [f"s{i}" for i in range(30)]

@@ -8,6 +8,7 @@ import random
 from credence.contract import Order, Record, Refund
 from detectors.base import Finding
 from detectors.records import ConjuredRecords
+from tests.unit.detectors import support
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -52,18 +53,8 @@ class Shop:
 
 
 def run(det: ConjuredRecords, events: list, tick: int = MIN) -> list[Finding]:
-    out: list[Finding] = []
-    end = None
-    for e in sorted(events, key=lambda e: (e.ts, e.type)):
-        t = (e.ts // tick + 1) * tick
-        if end is not None and t != end:
-            out += det.evaluate(end)
-        end = t
-        if e.type in det.observes:
-            det.observe(e)
-    if end is not None:
-        out += det.evaluate(end)
-    return out
+    # Records of a day and its orders arrive in any order; the engine sorts by time then type.
+    return support.run(det, sorted(events, key=lambda e: (e.ts, e.type)), tick)
 
 
 def honest(seller: str, days: int, seed: int = 1, per_day: int = 8) -> Shop:

@@ -10,6 +10,7 @@ import pytest
 from credence.contract import Order, Review
 from detectors.base import Finding
 from detectors.reviews import FakeReviews, MinHasher, poisson_tail_nlp
+from tests.unit.detectors import support
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -85,19 +86,7 @@ class Stream:
 
 
 def run(det: FakeReviews, events: list, tick: int = MIN) -> list[Finding]:
-    out: list[Finding] = []
-    end = None
-    for e in events:
-        t = (e.ts // tick + 1) * tick
-        if end is not None and t != end:
-            out += det.evaluate(end)
-        end = t
-        det.observe(e)
-    if end is not None:
-        out += det.evaluate(end)
-        for k in range(1, 121):  # time goes on for two more hours
-            out += det.evaluate(end + k * tick)
-    return out
+    return support.run(det, events, tick, extra_ticks=120)  # time goes on for two more hours
 
 
 def about(findings: list[Finding], seller: str) -> list[Finding]:
