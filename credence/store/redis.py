@@ -99,9 +99,10 @@ for _, z in ipairs(b.z) do
   local lo = score - horizon
   local prev = false
   if #cond > 0 then prev = redis.call('ZSCORE', key, member) end
-  if redis.call('ZADD', key, 'GT', string.format('%d', score), member) == 1 then
-    -- The set grew: evict what this touch's horizon no longer covers, enforce the cap, and
-    -- refresh the expiry (a set that only sees known members keeps its first expiry).
+  if redis.call('ZADD', key, 'GT', 'CH', string.format('%d', score), member) == 1 then
+    -- A member was added or moved forward: evict what this touch's horizon no longer covers,
+    -- enforce the cap, and refresh the expiry (the TTL is a backstop for idle entities only; a
+    -- set whose known members keep coming back must not expire under them).
     redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', lo))
     local size = redis.call('ZCARD', key)
     if size > cap then redis.call('ZREMRANGEBYRANK', key, 0, size - cap - 1) end

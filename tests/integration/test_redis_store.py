@@ -109,3 +109,20 @@ def test_ring_slots_wrap_reset_and_expire_the_same_way(redis_factory):
         rs.apply([model.ops(e, str(j)) for j, e in order[i:i + 97]])
     assert rs.expired > 0
     assert rs.dump(s.key_prefix, model.horizon_of) == mem.dump()
+
+
+def test_a_set_touched_by_known_members_keeps_being_renewed(redis_factory):
+    """The TTL of identity and repeat-buyer sets only backs up idle entities: a buyer who keeps
+    coming back renews it, as the memory store keeps the set as long as it is touched."""
+    s: Settings = redis_factory()
+    model = FeatureModel(s.key_prefix)
+    rs = RedisStore(s.redis)
+    first = Order(order_id="o1", seller_id="s1", buyer_id="b1", amount=9.99, ts=T0)
+    rs.apply([model.ops(first, "1")])
+    keys = [k for k in rs.r.scan_iter(f"{s.key_prefix}:*") if rs.r.type(k) == "zset"]
+    assert keys
+    for k in keys:
+        rs.r.expire(k, 5)  # as if most of the TTL had passed
+    again = Order(order_id="o2", seller_id="s1", buyer_id="b1", amount=9.99, ts=T0 + 3_600_000)
+    rs.apply([model.ops(again, "2")])
+    assert all(rs.r.ttl(k) > 5 for k in keys), {k: rs.r.ttl(k) for k in keys}
