@@ -274,19 +274,23 @@ class Runtime:
                     self.metrics.outputs.labels(topic).inc()
             for fut in futures:
                 await fut  # delivered before it is marked as published
-            pipe = self.redis.pipeline(transaction=False)
+            # The markers and the score history go together (MULTI): a score replayed after a
+            # restart or a retried emit finds its marker and is not appended to the history again.
+            fresh = {oid for (*_, oid), was in zip(items, seen, strict=True) if not was}
+            pipe = self.redis.pipeline(transaction=True)
             for *_, oid in items:
                 pipe.set(f"{p}:out:{oid}", 1, ex=30 * 86400)
+            for sc in out.scores:
+                if output_id(sc) in fresh:
+                    hist = f"{p}:view:score-history:{sc.seller_id}"
+                    pipe.lpush(hist, sc.to_json())
+                    pipe.ltrim(hist, 0, 29)
             await pipe.execute()
         rows = DetectionStage.view_writes(out)
-        if rows:
+        if rows:  # latest values: rewriting them is harmless
             pipe = self.redis.pipeline(transaction=False)
             for kind, field, value in rows:
                 pipe.hset(f"{p}:view:{kind}", field, value)
-                if kind == "score":
-                    hist = f"{p}:view:score-history:{field}"
-                    pipe.lpush(hist, value)
-                    pipe.ltrim(hist, 0, 29)
             await pipe.execute()
 
     # ------------------------------------------------------------------ health

@@ -12,7 +12,7 @@ from config.settings import Settings
 from credence.features import FeatureModel
 from credence.replay import Replay
 from credence.store.memory import MemoryStore
-from credence.store.redis import RedisStore
+from credence.store.redis import RedisStore, connect
 from tests.integration.support import consume_all, produce, wait_for
 
 pytestmark = pytest.mark.integration
@@ -156,6 +156,19 @@ def test_sigkill_mid_stream_then_restart_gives_identical_features(env_factory, w
                                       + s.topic("orders") + "\"}", 1) == 0 and
              _ingested_all(w2, s), 240, "the rest of the stream", w2)
     assert _redis_features(s) == _memory_features(s, sim_events)
+    # The restarted worker re-ran what followed its last snapshot: published scores were not
+    # sent again, nor appended to the score history again.
+    time.sleep(3)  # the last event-time tick closes after the idle release
+    wait_for(lambda: _ingested_all(w2, s), 120, "the detect stage", w2)
+    published: dict[str, list[bytes]] = {}
+    for m in consume_all(s, "credit-scores", idle=2, timeout=120):
+        published.setdefault(m.key().decode(), []).append(m.value())
+    assert published, "the scenario should produce scores"
+    r = connect(s.redis, decode=False)
+    for seller, values in published.items():
+        once = list(dict.fromkeys(values))  # a send the kill cut short may repeat on Kafka
+        hist = r.lrange(f"{s.key_prefix}:view:score-history:{seller}", 0, -1)
+        assert hist == once[::-1][:30], seller
 
 
 def _ingested_all(w, s: Settings) -> bool:
