@@ -163,20 +163,19 @@ class FeatureModel:
 
     # --- ops --------------------------------------------------------------
     def _seller(self, seller: str, ts: int, fields: Fields, hourly: bool = True) -> list[Op]:
-        p = f"{self.p}:s:{seller}:"
+        k = self.seller_key
         h, d = RINGS["h"], RINGS["d"]
         out: list[Op] = []
         if hourly and self.full:
-            out.append(SlotAdd(p + "h", ts // h.width_ms, h.slots, self.ttl_h, fields))
-        out.append(SlotAdd(p + "d", ts // d.width_ms, d.slots, self.ttl_d, fields))
-        out.append(TotalAdd(p + "tot", fields))
+            out.append(SlotAdd(k(seller, "h"), ts // h.width_ms, h.slots, self.ttl_h, fields))
+        out.append(SlotAdd(k(seller, "d"), ts // d.width_ms, d.slots, self.ttl_d, fields))
+        out.append(TotalAdd(k(seller, "tot"), fields))
         return out
 
     def _account(self, account: str, ts: int, fields: Fields) -> list[Op]:
-        p = f"{self.p}:a:{account}:"
-        return [SlotAdd(p + "d", ts // ACCOUNT_RING.width_ms, ACCOUNT_RING.slots, self.ttl_d,
-                        fields),
-                TotalAdd(p + "tot", fields)]
+        return [SlotAdd(self.account_key(account, "d"), ts // ACCOUNT_RING.width_ms,
+                        ACCOUNT_RING.slots, self.ttl_d, fields),
+                TotalAdd(self.account_key(account, "tot"), fields)]
 
     def ops(self, event: Event, source: str = "") -> EventOps:
         if isinstance(event, Order):
@@ -200,22 +199,21 @@ class FeatureModel:
                                    (_S["qty"], e.quantity), (_S["shipped"], int(e.shipped)),
                                    (_S["new_buyer"], new)))
         repeat = tuple(self._seller(s, ts, ((_S["repeat"], 1),)))
-        sp = f"{self.p}:s:{s}:"
-        ops.append(ZTouch(sp + "buyers", b, ts, 90 * DAY_MS, self.ttl_z,
+        ops.append(ZTouch(self.seller_key(s, "buyers"), b, ts, 90 * DAY_MS, self.ttl_z,
                           then=repeat))  # type: ignore[arg-type]
-        ops.append(ZTouch(sp + "oids", e.order_id, ts, 30 * DAY_MS, self.ttl_z))
+        ops.append(ZTouch(self.seller_key(s, "oids"), e.order_id, ts, 30 * DAY_MS, self.ttl_z))
         if not self.full:
             return ops
         ops += self._account(b, ts, ((_A["orders"], 1), (_A["spend_fen"], amount),
                                      (_A["unshipped"], int(not e.shipped)), (_A["new"], new)))
-        ap = f"{self.p}:a:{b}:"
-        ops.append(ZTouch(ap + "sellers", s, ts, 30 * DAY_MS, self.ttl_z))
+        ids = self.account_key(b, "ids")
+        ops.append(ZTouch(self.account_key(b, "sellers"), s, ts, 30 * DAY_MS, self.ttl_z))
         for kind, value in (("dev", e.device_id), ("ip", e.ip), ("pay", e.payment_id),
                             ("addr", e.address_id)):
             if value:
-                ops.append(ZTouch(f"{self.p}:i:{kind}:{value}", b, ts, 30 * DAY_MS, self.ttl_z,
-                                  cap=10_000))
-                ops.append(ZTouch(ap + "ids", f"{kind}:{value}", ts, 30 * DAY_MS, self.ttl_z,
+                ops.append(ZTouch(self.identity_key(kind, value), b, ts, 30 * DAY_MS,
+                                  self.ttl_z, cap=10_000))
+                ops.append(ZTouch(ids, f"{kind}:{value}", ts, 30 * DAY_MS, self.ttl_z,
                                   cap=1_000))
         return ops
 
@@ -225,19 +223,18 @@ class FeatureModel:
                                    (_S["rating_sq"], r * r), (_S["low"], int(r <= 2)),
                                    (_S["five"], int(r == 5)),
                                    (_S["claimed"], int(e.order_id is not None))))
-        sp = f"{self.p}:s:{s}:"
         if self.full:
-            ops.append(ZTouch(sp + "reviewers", a, ts, 90 * DAY_MS, self.ttl_z))
+            ops.append(ZTouch(self.seller_key(s, "reviewers"), a, ts, 90 * DAY_MS, self.ttl_z))
         if e.order_id is not None:
             # Verified = the claimed order is a known order of this seller; both sets are
             # intersected at read time, so it does not matter which topic is consumed first.
-            ops.append(ZTouch(sp + "roids", e.order_id, ts, 30 * DAY_MS, self.ttl_z))
+            ops.append(ZTouch(self.seller_key(s, "roids"), e.order_id, ts, 30 * DAY_MS,
+                              self.ttl_z))
         if not self.full:
             return ops
         ops += self._account(a, ts, ((_A["reviews"], 1), (_A["low_given"], int(r <= 2)),
                                      (_A["five_given"], int(r == 5)),
                                      (_A["unclaimed"], int(e.order_id is None))))
-        ops.append(ZTouch(f"{self.p}:a:{a}:rsellers", s, ts, 30 * DAY_MS, self.ttl_z))
         return ops
 
     def _record(self, e: Record) -> list[Op]:

@@ -31,6 +31,7 @@ from config.settings import Settings
 from config.topics import SEQUENCED, create_topics
 from credence.contract import INPUT_TOPICS
 from credence.engine import Outputs
+from credence.store.redis import aconnect
 from streams.detect import DetectionStage, output_id
 from streams.ingest import Ingestor, encode_forward
 from streams.metrics import Metrics
@@ -44,14 +45,11 @@ class Runtime:
     """Everything the agents share: the core objects, Redis, metrics, and the Kafka plumbing."""
 
     def __init__(self, settings: Settings, app: faust.App):
-        import redis.asyncio as aredis
-
         self.s = settings
         self.app = app
         self.metrics = Metrics()
         self.ingestor = Ingestor(settings)
-        self.redis = aredis.Redis.from_url(settings.redis, protocol=2, socket_timeout=60,
-                                           socket_connect_timeout=10)
+        self.redis = aconnect(settings.redis, decode=False)
         self.p = settings.key_prefix
         self.input_topics = {settings.topic(t) for t in INPUT_TOPICS}
         self.seq_name = settings.topic(SEQUENCED)
@@ -127,16 +125,18 @@ class Runtime:
 
         async def attempt() -> Any:
             async with self.forward_lock:
-                # Batches never claim "caught up" (the fetcher's end offsets can be stale); only
-                # the heartbeat does, against end offsets it has just asked the broker for.
-                res = await self.ingestor.handle(batch, lambda t, p: None)
+                res = await self.ingestor.handle(batch)
                 for fw in res.forwards:
                     await seq.send(key=b"f", value=fw)
-            for dl in res.dead_letters:
-                await dead.send(value=dl.to_json())
             return res
 
+        async def dead_letters() -> None:
+            for dl in res.dead_letters:
+                await dead.send(value=dl.to_json())
+
         res = await self.retrying("ingest", attempt)
+        # Apart: a failed dead-letter send must not apply and forward the batch again.
+        await self.retrying("dead-letter", dead_letters)
         m = self.metrics
         done = time.time()
         for e in events:
@@ -176,7 +176,7 @@ class Runtime:
             for msg in encode_forward(self.s.worker_id, progress, []):
                 await seq.send(key=b"h", value=msg)
         for tp in tps:
-            hw = self.highwater(tp.topic, tp.partition)
+            hw = marks[tp][1]  # just asked of the broker; the fetcher's copy can be older
             nxt = progress[f"{tp.topic}/{tp.partition}"][0]
             if hw is not None and nxt is not None:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - nxt))
@@ -202,7 +202,7 @@ class Runtime:
         start = stage.seq_offset + 1
         if start >= until:
             return out
-        c = consumer(self.s, group=f"{self.s.worker_id}-catchup", **{"enable.auto.commit": False})
+        c = consumer(self.s, group=f"{self.s.worker_id}-catchup")
         try:
             c.assign([TopicPartition(self.seq_name, 0, start)])
             while stage.seq_offset < until - 1:

@@ -93,10 +93,6 @@ class DetectionStage:
         self.ticks_closed = len(ticks)
         return out
 
-    @property
-    def watermark(self) -> int | None:
-        return self.clock.watermark(time.time())
-
     # ------------------------------------------------------------------ snapshots
 
     def snapshot(self) -> bytes:

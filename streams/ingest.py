@@ -21,7 +21,7 @@ import orjson
 from config.settings import Settings
 from credence.contract import TOPIC_OF_TYPE, DeadLetter, Event, InvalidEvent, parse_event
 from credence.features import FeatureModel
-from credence.store.base import DUPLICATE, NEW, REDELIVERED
+from credence.store.base import DUPLICATE, NEW
 from credence.store.redis import AsyncRedisWriter
 
 __all__ = ["Ingestor", "IngestResult", "Raw", "encode_forward", "decode_forward", "MAX_FORWARD"]
@@ -71,8 +71,7 @@ class Ingestor:
         self.next_offset: dict[str, int] = {}
         self.max_ts: dict[str, int] = {}
 
-    async def handle(self, batch: Sequence[Raw],
-                     highwater: Callable[[str, int], int | None]) -> IngestResult:
+    async def handle(self, batch: Sequence[Raw]) -> IngestResult:
         res = IngestResult()
         valid: list[tuple[Event, str, str, int, bytes]] = []
         now = time.time_ns() // 1_000_000
@@ -102,17 +101,19 @@ class Ingestor:
             if outcome == DUPLICATE:
                 self._count(res, topic, "duplicate")
                 continue
+            # Redelivered events are forwarded again: the first forward may not have been sent.
             self._count(res, topic, "new" if outcome == NEW else "redelivered")
-            if outcome in (NEW, REDELIVERED):
-                forward.append((tp, offset, raw.decode()))
-                if event.ts > max_ts.get(tp, -1):
-                    max_ts[tp] = event.ts
+            forward.append((tp, offset, raw.decode()))
+            if event.ts > max_ts.get(tp, -1):
+                max_ts[tp] = event.ts
         for tp, nxt in next_offset.items():
             self.next_offset[tp] = max(self.next_offset.get(tp, 0), nxt)
         for tp, ts in max_ts.items():
             self.max_ts[tp] = max(self.max_ts.get(tp, -1), ts)
-        res.forwards = encode_forward(self.worker, self.progress(set(next_offset), highwater),
-                                      forward)
+        # A batch never claims "caught up" (the fetcher's end offsets can be stale); only the
+        # heartbeat does, against end offsets it has just asked the broker for.
+        res.forwards = encode_forward(self.worker,
+                                      self.progress(set(next_offset), lambda t, p: None), forward)
         return res
 
     def progress(self, tps: set[str], highwater: Callable[[str, int], int | None],

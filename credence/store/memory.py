@@ -11,13 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from credence.features import EventOps, SlotAdd, TotalAdd, ZTouch
+from credence.features import DAY_MS, EventOps, SlotAdd, TotalAdd, ZTouch
 from credence.store.base import DUPLICATE, NEW, REDELIVERED, FeatureStore, Outcome
 
 __all__ = ["MemoryStore"]
-
-_DAY = 86_400_000
-
 
 class MemoryStore(FeatureStore):
     def __init__(self, dedupe_days: int = 14):
@@ -43,7 +40,7 @@ class MemoryStore(FeatureStore):
                 out.append(REDELIVERED if seen == ev.source else DUPLICATE)
                 continue
             dedupe[ev.dedupe_key] = ev.source
-            self._dedupe_by_day.setdefault(ev.ts // _DAY, []).append(ev.dedupe_key)
+            self._dedupe_by_day.setdefault(ev.ts // DAY_MS, []).append(ev.dedupe_key)
             for op in ev.ops:
                 self._op(op)
             out.append(NEW)
@@ -51,7 +48,7 @@ class MemoryStore(FeatureStore):
 
     def evict(self, now_ms: int) -> int:
         """Forget dedupe keys of events older than the retention (by event time)."""
-        cutoff = now_ms // _DAY - self.dedupe_days
+        cutoff = now_ms // DAY_MS - self.dedupe_days
         n = 0
         for day in [d for d in self._dedupe_by_day if d < cutoff]:
             for k in self._dedupe_by_day.pop(day):

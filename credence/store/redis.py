@@ -22,7 +22,7 @@ import redis as redis_lib
 from credence.features import EventOps, SlotAdd, TotalAdd, ZTouch
 from credence.store.base import NEW, FeatureStore, Outcome
 
-__all__ = ["RedisStore", "AsyncRedisWriter", "APPLY_LUA", "connect", "apply_steps"]
+__all__ = ["RedisStore", "AsyncRedisWriter", "APPLY_LUA", "connect", "aconnect", "apply_steps"]
 
 APPLY_LUA = r"""
 -- One call applies a batch of events exactly once. ARGV[1] is a JSON document (decoded by
@@ -171,11 +171,20 @@ return out
 """
 
 
+_CLIENT = {"protocol": 2, "socket_keepalive": True, "health_check_interval": 30,
+           "socket_timeout": 60, "socket_connect_timeout": 10}
+
+
 def connect(url: str, decode: bool = True) -> redis_lib.Redis:
     # RESP2 keeps replies plain lists and ints (redis-py 8 defaults to RESP3).
-    return redis_lib.Redis.from_url(url, decode_responses=decode, protocol=2,
-                                    socket_keepalive=True, health_check_interval=30,
-                                    socket_timeout=60, socket_connect_timeout=10)
+    return redis_lib.Redis.from_url(url, decode_responses=decode, **_CLIENT)
+
+
+def aconnect(url: str, decode: bool = True) -> Any:
+    """`connect` for asyncio (the faust agents)."""
+    import redis.asyncio as aredis
+
+    return aredis.Redis.from_url(url, decode_responses=decode, **_CLIENT)
 
 
 def _cond(op: SlotAdd | TotalAdd) -> list[Any]:
@@ -272,12 +281,9 @@ class AsyncRedisWriter:
     """The write side of `RedisStore` for asyncio (the faust agents)."""
 
     def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_ops: int = 2_000):
-        import redis.asyncio as aredis
-
         # A script call that times out may still have run: calling it again is safe, since the
         # dedupe keys make the second run a no-op (its events come back as redelivered).
-        self.r = aredis.Redis.from_url(url, decode_responses=True, protocol=2,
-                                       socket_timeout=60, socket_connect_timeout=10)
+        self.r = aconnect(url)
         self.dedupe_ttl_s = dedupe_ttl_s
         self.max_ops = max_ops
         self._apply = self.r.register_script(APPLY_LUA)
