@@ -48,14 +48,6 @@ class BlacklistPolicy:
         while st.recent_alerts and ts - st.recent_alerts[0][0] > self.repeat_window_ms:
             st.recent_alerts.popleft()
 
-    def is_listed(self, entity: str) -> bool:
-        st = self.state.get(entity)
-        return bool(st and st.listed)
-
-    def is_confirmed(self, entity: str) -> bool:
-        st = self.state.get(entity)
-        return bool(st and st.listed and st.by != "auto")
-
     def update(self, entity: str, etype: EntityType, suspicion: float, ts: int,
                victim: bool = False) -> BlacklistEntry | None:
         """Apply the automatic rules to one entity; return the entry to publish, if any."""
@@ -85,7 +77,8 @@ class BlacklistPolicy:
             stronger = suspicion >= min(1.0, st.reviewed_level + self.margin)
             if not (len(fresh) >= 2 or (fresh and stronger)):
                 return None
-        st.listed, st.by, st.alert_ids = True, "auto", sorted(set(alerts))[-20:]
+        # The 20 most recent (ids are hashes: sorting them would keep arbitrary ones).
+        st.listed, st.by, st.alert_ids = True, "auto", list(dict.fromkeys(alerts))[-20:]
         why = (f"suspicion {suspicion:.2f} >= {self.threshold}" if suspicion >= self.threshold
                else f"{len(set(alerts))} alerts within {self.repeat_window_ms // 86_400_000} days")
         return self._entry(entity, etype, "add", ts, "auto", st.alert_ids, why)
@@ -94,7 +87,7 @@ class BlacklistPolicy:
         """Apply an inspector's decision; return the entry to publish, if any."""
         st = self.state.setdefault(d.entity_id, EntityState())
         by = f"inspector:{d.inspector}"
-        ids = sorted({*st.alert_ids, *([d.alert_id] if d.alert_id else [])})[-20:]
+        ids = list(dict.fromkeys([*st.alert_ids, *([d.alert_id] if d.alert_id else [])]))[-20:]
         note = f": {d.note}" if d.note else ""
         if d.action == "confirm":
             unchanged = st.listed and st.by == by

@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
@@ -174,7 +173,6 @@ def compute(f: SellerFeatures, c: Contribution, suspicion: float, first_seen: in
 class _Book:
     published: int | None = None
     published_ts: int = 0
-    history: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=30))
 
 
 class Scorer:
@@ -190,6 +188,7 @@ class Scorer:
         self.computed_at: dict[str, int] = {}
         self.dirty: dict[str, int] = {}  # seller → event time of its latest unscored event
         self._due: list[tuple[int, str]] = []  # (due at, seller) of the dirty sellers
+        self._due_at: dict[str, int] = {}  # the live entry of each dirty seller in ``_due``
         self.scored_suspicion: dict[str, float] = {}
         self.books: dict[str, _Book] = {}
         self.first_seen: dict[str, int] = {}
@@ -210,19 +209,24 @@ class Scorer:
         self.first_seen.setdefault(seller, ts)
         if seller not in self.dirty:
             last = self.computed_at.get(seller)
-            heapq.heappush(self._due, (-1 if last is None else last + self.every_ms, seller))
+            at = -1 if last is None else last + self.every_ms
+            self._due_at[seller] = at
+            heapq.heappush(self._due, (at, seller))
         self.dirty[seller] = max(ts, self.dirty.get(seller, ts))
 
     def due(self, now: int, forced: set[str]) -> list[tuple[str, int]]:
         """Sellers to rescore at this tick (sorted), with the event time to stamp the score."""
         ready = set(forced)
         while self._due and self._due[0][0] <= now:
-            ready.add(heapq.heappop(self._due)[1])
+            at, seller = heapq.heappop(self._due)
+            # An entry left behind by a forced rescore is stale: skip it (lazy deletion).
+            if self._due_at.get(seller) == at:
+                ready.add(seller)
         out = []
         for seller in sorted(ready):
+            self._due_at.pop(seller, None)
             ts = self.dirty.pop(seller, None)
             out.append((seller, now - 1 if ts is None else ts))
-        # A forced seller may still sit in the heap; its entry is harmless (dirty is empty).
         return out
 
     def update(self, seller: str, now: int, ts: int, engine: Engine) -> CreditScore | None:
@@ -247,7 +251,6 @@ class Scorer:
         if not due:
             return None
         book.published, book.published_ts = card.score, ts
-        book.history.append((ts, card.score))
         return CreditScore(seller_id=seller, score=card.score, previous=prev, ts=iso(ts),
                            components=card.components,
                            reasons=[ScoreReason(code=c, text=t) for c, t in card.reasons])

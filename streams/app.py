@@ -187,7 +187,13 @@ class Runtime:
         stage = DetectionStage(self.s, await asyncio.to_thread(self.input_partitions))
         blob = await self.redis.get(self.snapshot_key)
         if blob:
-            stage.restore(blob)
+            try:
+                stage.restore(blob)
+            except ValueError as e:
+                # A snapshot of another release: rebuild by re-reading the sequenced topic from
+                # its start (outputs already published are recognised by their markers).
+                log.warning("detection snapshot not used (%s); rebuilding from the start", e)
+                return stage  # restore checks the version before it changes anything
             log.info("detection state restored from snapshot at sequenced offset %d",
                      stage.seq_offset)
         return stage

@@ -27,7 +27,7 @@ from streams.ingest import decode_forward
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # bump when the pickled engine state changes shape
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:

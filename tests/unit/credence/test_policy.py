@@ -50,3 +50,15 @@ def test_confirm_sticks_and_dismiss_needs_new_evidence():
     assert p.update("s1", "seller", 0.0, 40) is None  # an inspector's listing is not released
     lifted = p.decide(_d("lift", ts=50), 0.0)
     assert lifted is not None and lifted.action == "remove"
+
+
+def test_an_entry_cites_the_most_recent_alerts():
+    p = BlacklistPolicy(threshold=0.8, release=0.3)
+    ids = [f"{(7 * i) % 25:02d}-{i}" for i in range(25)]  # ids do not sort by time
+    for i, a in enumerate(ids):
+        p.note_alert("s1", a, i, "dense_block")
+    entry = p.update("s1", "seller", 0.9, 30)
+    assert entry is not None and entry.alert_ids == ids[-20:]
+    confirm = p.decide(Decision(entity_id="s1", entity_type="seller", action="confirm",
+                                inspector="ann", ts=31, alert_id="new"), 0.9)
+    assert confirm is not None and confirm.alert_ids == [*ids[-19:], "new"]

@@ -157,3 +157,23 @@ def test_another_one_star_rating_never_raises_a_score():
         scores.append(compute(f, Contribution(), 0.0, T0, 0, None).score)
     assert all(b <= a for a, b in zip(scores, scores[1:], strict=False))
     assert scores[-1] < scores[0]
+
+
+def test_a_forced_rescore_leaves_no_stale_due_entry():
+    from credence.features import FeatureModel
+    from credence.scoring import Scorer
+    from credence.store.memory import MemoryStore
+
+    s = load()
+    sc = Scorer(s, MemoryStore(), FeatureModel(s.key_prefix))
+    every = sc.every_ms
+    sc.touch("A", T0)
+    assert sc.due(T0 + 1, set()) == [("A", T0)]  # first events: scored at once
+    sc.computed_at["A"] = T0 + 1  # what update() records
+    sc.touch("A", T0 + 2)  # due at T0 + 1 + every
+    assert sc.due(T0 + 3, {"A"}) == [("A", T0 + 2)]  # forced early (its suspicion moved)
+    sc.computed_at["A"] = T0 + 3
+    assert sc.due(T0 + 1 + every, set()) == []  # no events since: nothing to rescore
+    sc.touch("A", T0 + 4)
+    assert sc.due(T0 + 2 + every, set()) == []  # the rate limit counts from the forced score
+    assert sc.due(T0 + 3 + every, set()) == [("A", T0 + 4)]

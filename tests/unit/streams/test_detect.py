@@ -106,3 +106,21 @@ def test_output_ids_are_deterministic():
     b = BlacklistEntry(entity_id="s", entity_type="seller", action="add", reason="r",
                        alert_ids=[], ts="2026-01-01T00:00:00.000Z", by="auto")
     assert output_id(b) == output_id(b.model_copy()) and output_id(b).startswith("b:")
+
+
+def test_a_snapshot_of_another_release_is_refused_untouched():
+    import pickle
+
+    import streams.detect as detect
+
+    old = DetectionStage(load(), TPS)
+    old.seq_offset = 41
+    state = pickle.loads(old.snapshot())  # noqa: S301 - built just above
+    state.version = detect.SNAPSHOT_VERSION - 1
+    stage = DetectionStage(load(), TPS)
+    engine = stage.engine
+    with pytest.raises(ValueError, match="snapshot version"):
+        stage.restore(pickle.dumps(state))
+    assert stage.engine is engine and stage.seq_offset == -1
+    stage.restore(old.snapshot())
+    assert stage.seq_offset == 41
