@@ -65,11 +65,11 @@ def create_topics(settings: Settings, partitions: int | None = None,
                   timeout: float = 15.0) -> dict[str, str]:
     """Create the missing topics; return ``{name: "created" | "exists"}``."""
     from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
-    from credence.kafka import kafka_config
+    from credence.kafka import admin as admin_client
 
-    admin = AdminClient(kafka_config(settings))
+    admin = admin_client(settings)
     specs = topic_specs(settings, partitions)
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)

@@ -34,7 +34,6 @@ class Alerting:
     cooldown_ms: int
     min_score: float = 0.4
     last: dict[tuple[str, str], _Last] = field(default_factory=dict)
-    suppressed: int = 0
 
     def alert_for(self, f: Finding, detected_at: int) -> Alert | None:
         if f.score < self.min_score:
@@ -47,7 +46,6 @@ class Alerting:
             escalates = _RANK[sev] > _RANK[prev.severity]
             new_accounts = len(accounts - prev.accounts) >= max(3, len(prev.accounts) // 2)
             if not (escalates or new_accounts):
-                self.suppressed += 1
                 return None
             accounts = accounts | prev.accounts
         alert_id = stable_id("alert", f.detector, f.seller_id, f.ts, *sorted(f.accounts))

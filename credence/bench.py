@@ -283,7 +283,7 @@ def _redis_per_seller(s: Settings) -> tuple[float, int]:
     keys = list(r.scan_iter(match=f"{prefix}*", count=2000))
     for k in keys:
         pipe.memory_usage(k)
-        sellers.add(k.decode()[len(prefix):].rsplit(":", 2)[0])
+        sellers.add(k.decode()[len(prefix):].rsplit(":", 1)[0])  # {seller}:{part}
     for v in pipe.execute():
         total += v or 0
     return (total / len(sellers) if sellers else 0.0), len(sellers)

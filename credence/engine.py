@@ -12,7 +12,6 @@ The engine is pure: no I/O, no clock (``detected_at`` is passed in), determinist
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,9 +56,6 @@ class Outputs:
         self.scores += other.scores
         self.suspicion.update(other.suspicion)
 
-    def __len__(self) -> int:
-        return len(self.alerts) + len(self.blacklist) + len(self.scores)
-
 
 class Engine:
     def __init__(self, settings: Settings, detectors: Sequence[Detector] | None = None,
@@ -92,7 +88,6 @@ class Engine:
         self.peak: dict[str, float] = {}  # highest suspicion each entity reached (evaluation)
         self._discounted: set[str] = set()  # entities whose contributions scores discount
         self._rechecked_hour = -1
-        self.stats: Counter[str] = Counter()
         self.now = 0
 
     # ------------------------------------------------------------------ per tick
@@ -104,9 +99,7 @@ class Engine:
         for event, source in tick.events:
             ops = self.model.ops(event, source if isinstance(source, str) else "")
             if self.store.apply([ops])[0] != NEW:
-                self.stats["duplicates"] += 1
                 continue
-            self.stats[event.type] += 1
             last_ts = max(last_ts, event.ts)
             self._register(event)
             if isinstance(event, Decision):
@@ -150,7 +143,6 @@ class Engine:
                 detected_at: int, ts: int) -> None:
         touched: dict[str, int] = {}
         for f in findings:
-            self.stats[f"finding:{f.detector}"] += 1
             for entity in self.fusion.add(f):
                 touched[entity] = max(touched.get(entity, 0), f.ts)
             if f.detector in self.fusion.priors:

@@ -98,55 +98,50 @@ def evaluate(settings: Settings, events: Path, truth_path: Path, scenario: str =
     fp_a = sorted(e for e in flagged if e in honest_accounts)
     neg_scores = [peak.get(a, 0.0) for a in sorted(honest_accounts)]
 
-    alerts_by_time = sorted(outs.alerts, key=lambda a: parse_ts(a.ts))
-    for p in truth["patterns"]:
-        cs, ca = set(p["culprit_sellers"]), set(p["culprit_accounts"])
-        start, end = parse_ts(p["start"]), parse_ts(p["end"])
-        tp_s = len(cs & flagged.keys())
-        tp_a = len(ca & flagged.keys())
-        ps, rs, fs = _prf(tp_s, len(fp_s), len(cs) - tp_s)
-        pa, ra, fa = _prf(tp_a, len(fp_a), len(ca) - tp_a)
-        auc, ap = _rank_metrics([peak.get(a, 0.0) for a in sorted(ca)], neg_scores)
-        targets = cs | set(p.get("victims", []))
-        first = next((a for a in alerts_by_time if parse_ts(a.ts) >= start and (
-            a.seller_id in targets or ca & set(a.accounts))), None)
-        ttd = (parse_ts(first.ts) - start) / 3_600_000 if first else None
-        report.patterns.append({
-            "id": p["id"], "pattern": p["pattern"], "sellers": len(cs), "accounts": len(ca),
-            "seller_tp": tp_s, "account_tp": tp_a,
-            "seller_precision": round(ps, 4), "seller_recall": round(rs, 4),
-            "seller_f1": round(fs, 4) if cs else None,
-            "account_precision": round(pa, 4), "account_recall": round(ra, 4),
-            "account_f1": round(fa, 4) if ca else None,
-            "account_auc": None if auc is None else round(auc, 4),
-            "account_ap": None if ap is None else round(ap, 4),
-            "hours_to_first_alert": None if ttd is None else round(ttd, 2),
-            "first_alert": None if first is None else first.detector,
-            "start": p["start"], "end": p["end"], "duration_h": round((end - start) / 3.6e6, 1),
-        })
-    # Per pattern type: pooled over instances.
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for p, row in zip(truth["patterns"], report.patterns, strict=True):
-        groups[p["pattern"]].append(row)
-    for name, rows in sorted(groups.items()):
-        cs = set().union(*(set(p["culprit_sellers"]) for p in truth["patterns"]
-                           if p["pattern"] == name))
-        ca = set().union(*(set(p["culprit_accounts"]) for p in truth["patterns"]
-                           if p["pattern"] == name))
+    def detection(cs: set[str], ca: set[str]) -> dict[str, Any]:
+        """Seller and account precision/recall/F1 and the ranking of the culprit accounts."""
         tp_s, tp_a = len(cs & flagged.keys()), len(ca & flagged.keys())
         ps, rs, fs = _prf(tp_s, len(fp_s), len(cs) - tp_s)
         pa, ra, fa = _prf(tp_a, len(fp_a), len(ca) - tp_a)
         auc, ap = _rank_metrics([peak.get(a, 0.0) for a in sorted(ca)], neg_scores)
+        return {"seller_tp": tp_s, "account_tp": tp_a,
+                "seller_precision": round(ps, 4), "seller_recall": round(rs, 4),
+                "seller_f1": round(fs, 4) if cs else None,
+                "account_precision": round(pa, 4), "account_recall": round(ra, 4),
+                "account_f1": round(fa, 4) if ca else None,
+                "account_auc": None if auc is None else round(auc, 4),
+                "account_ap": None if ap is None else round(ap, 4)}
+
+    alerts_by_time = sorted(((parse_ts(a.ts), a) for a in outs.alerts), key=lambda x: x[0])
+    for p in truth["patterns"]:
+        cs, ca = set(p["culprit_sellers"]), set(p["culprit_accounts"])
+        start, end = parse_ts(p["start"]), parse_ts(p["end"])
+        targets = cs | set(p.get("victims", []))
+        first = next(((t, a) for t, a in alerts_by_time if t >= start and (
+            a.seller_id in targets or ca & set(a.accounts))), None)
+        ttd = (first[0] - start) / 3_600_000 if first else None
+        report.patterns.append({
+            "id": p["id"], "pattern": p["pattern"], "sellers": len(cs), "accounts": len(ca),
+            **detection(cs, ca),
+            "hours_to_first_alert": None if ttd is None else round(ttd, 2),
+            "first_alert": None if first is None else first[1].detector,
+            "start": p["start"], "end": p["end"], "duration_h": round((end - start) / 3.6e6, 1),
+        })
+    # Per pattern type: pooled over instances.
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    culprits_of: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    for p, row in zip(truth["patterns"], report.patterns, strict=True):
+        groups[p["pattern"]].append(row)
+        culprits_of[p["pattern"]][0].update(p["culprit_sellers"])
+        culprits_of[p["pattern"]][1].update(p["culprit_accounts"])
+    for name, rows in sorted(groups.items()):
+        cs, ca = culprits_of[name]
         ttds = [r["hours_to_first_alert"] for r in rows if r["hours_to_first_alert"] is not None]
+        row = detection(cs, ca)
+        del row["seller_tp"], row["account_tp"]
         report.by_pattern[name] = {
-            "instances": len(rows), "sellers": len(cs), "accounts": len(ca),
-            "seller_precision": round(ps, 4), "seller_recall": round(rs, 4),
-            "seller_f1": round(fs, 4) if cs else None,
-            "account_precision": round(pa, 4), "account_recall": round(ra, 4),
-            "account_f1": round(fa, 4) if ca else None,
-            "account_auc": None if auc is None else round(auc, 4),
-            "account_ap": None if ap is None else round(ap, 4),
-            "median_hours_to_first_alert": round(statistics.median(ttds), 2) if ttds else None,
+            "instances": len(rows), "sellers": len(cs), "accounts": len(ca), **row,
+            "median_hours_to_first_alert": _median(ttds),
             "detected_instances": len(ttds),
         }
         if ca:

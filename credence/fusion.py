@@ -13,7 +13,6 @@ Victims: a `Finding` with ``victim`` marks its seller as the target of an attack
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from detectors.base import Finding
@@ -61,9 +60,6 @@ class Fusion:
             touched.add(entity)
         return touched
 
-    def set_prior(self, entity: str, detector: str, score: float, ts: int) -> None:
-        self._put(entity, detector, score, ts, replace=True)
-
     def _put(self, entity: str, detector: str, score: float, ts: int,
              replace: bool = False) -> None:
         d = self.scores.setdefault(entity, {})
@@ -100,11 +96,8 @@ class Fusion:
         p = 1.0 - evidence
         # The prior amplifies real evidence (up to +50% of the remaining doubt) or, alone, stays
         # under prior_cap.
-        p = p + (1.0 - p) * prior * (0.5 if p > 0 else 0.0) if p > 0 else min(prior, self.prior_cap)
+        p = p + (1.0 - p) * prior * 0.5 if p > 0 else min(prior, self.prior_cap)
         return Suspicion(round(min(p, 1.0), 4), per)
-
-    def entities(self) -> Iterable[str]:
-        return self.scores.keys()
 
     def expire(self, now: int) -> None:
         """Forget scores that decayed below 1% (bounded state); a sweep a day is enough."""

@@ -126,9 +126,7 @@ class Replay:
         self.stats.blacklist += len(out.blacklist)
         self.stats.scores += len(out.scores)
         if self.outputs is not None:
-            self.outputs.alerts += out.alerts
-            self.outputs.blacklist += out.blacklist
-            self.outputs.scores += out.scores
+            self.outputs.extend(out)
         if not files:
             return
         for name, items in (("alerts.jsonl", out.alerts), ("blacklist.jsonl", out.blacklist),

@@ -59,9 +59,9 @@ def _pid_alive(pid: int, marker: str) -> bool:
     """True if ``pid`` runs and its command line contains ``marker`` (guards pid reuse)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+    except OSError:  # gone between the two reads, too
         return False
-    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
     return stat[0] != "Z" and marker in cmdline
 
 
@@ -219,15 +219,14 @@ class Stack:
 
     def _kafka_answers(self) -> bool:
         from confluent_kafka import KafkaException
-        from confluent_kafka.admin import AdminClient
 
-        from credence.kafka import kafka_config
+        from credence.kafka import admin
 
         if not _port_open(self.kafka_host, self.kafka_port):
             return False
-        admin = AdminClient(kafka_config(self.s, **{"socket.timeout.ms": 2000}))
+        client = admin(self.s, **{"socket.timeout.ms": 2000})
         try:
-            md = admin.list_topics(timeout=2)
+            md = client.list_topics(timeout=2)
             return bool(md.brokers)
         except KafkaException:
             return False
