@@ -84,29 +84,21 @@ class Worker:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
 
 
-def produce(s: Settings, lines: Iterable[bytes | dict], raw: bool = False) -> int:
-    """Publish contract events (dicts or raw bytes) by type, keyed per the contract."""
-    from credence.contract import TOPIC_OF_TYPE
+def produce(s: Settings, lines: Iterable[bytes | dict]) -> int:
+    """Publish contract events (dicts or raw bytes) by type, keyed per the contract; what cannot
+    be routed (bad JSON, unknown type: dead-letter material) goes to ``orders``."""
     from credence.kafka import producer
+    from producers.publisher import RouteError, route
 
     p = producer(s, **{"message.max.bytes": 4 * 1024 * 1024})
     n = 0
     for item in lines:
-        if isinstance(item, dict):
-            value = orjson.dumps(item)
-            obj = item
-        else:
-            value = item
-            try:
-                obj = orjson.loads(item)
-            except orjson.JSONDecodeError:
-                obj = {}
-        kind = obj.get("type") if isinstance(obj, dict) else None
-        topic = s.topic(TOPIC_OF_TYPE.get(kind, "orders")) if isinstance(kind, str) else \
-            s.topic("orders")
-        key = obj.get("entity_id" if kind == "decision" else "seller_id") \
-            if isinstance(obj, dict) else None
-        p.produce(topic, value=value, key=key.encode() if isinstance(key, str) else None)
+        value = orjson.dumps(item) if isinstance(item, dict) else item
+        try:
+            topic, key, _ = route(value, validate=False)
+        except RouteError:
+            topic, key = "orders", None
+        p.produce(s.topic(topic), value=value, key=key.encode() if key is not None else None)
         p.poll(0)
         n += 1
     assert p.flush(30) == 0
