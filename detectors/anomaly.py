@@ -46,7 +46,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from credence.contract import Decision, Event, EventType
+from credence.contract import Event, EventType
 from credence.features import SellerFeatures
 from detectors.base import Detector, Finding
 
@@ -210,8 +210,6 @@ class FeatureAnomaly(Detector):
     # ------------------------------------------------------------------ observe
 
     def observe(self, event: Event) -> None:
-        if isinstance(event, Decision):
-            return
         if self._t0 is None:
             self._t0 = event.ts
             self._next_fit = event.ts + int(self.warmup_hours * HOUR_MS)

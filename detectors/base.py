@@ -12,13 +12,13 @@ same findings. Iterate dicts built from events in sorted order when the result d
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from credence.contract import Event, EventType
 
-__all__ = ["Detector", "Finding", "MAX_EVIDENCE_IDS", "clip01", "bounded"]
+__all__ = ["Detector", "Finding", "MAX_EVIDENCE_IDS", "clip01", "bounded", "reemit"]
 
 MAX_EVIDENCE_IDS = 20  # evidence lists are bounded (contract: "bounded lists")
 
@@ -30,6 +30,31 @@ def clip01(x: float) -> float:
 def bounded(ids: Any, n: int = MAX_EVIDENCE_IDS) -> list[str]:
     """A sorted, bounded, duplicate-free id list for evidence."""
     return sorted(set(ids))[:n]
+
+
+#: what `reemit` keeps per reported entity: (score, accounts named so far, ts)
+Emitted = tuple[float, frozenset[str], int]
+
+
+def reemit(last: Emitted | None, score: float, accounts: Iterable[str], ts: int,
+           refresh_ms: int | None = None, *, keep_max: bool = False) -> Emitted | None:
+    """The re-emit throttle of a repeated finding about the same entity.
+
+    ``last`` is what the previous emission stored (None: never emitted). The finding goes out
+    again when its score rose by at least 0.03, when it names an account not named before, or
+    (with ``refresh_ms``) when ``refresh_ms`` passed since ``last``. Returns the state to store
+    when it goes out (accounts accumulate; the score is the new one, or the higher of the two
+    with ``keep_max``), None when it is held back. The caller expires what it stores.
+    """
+    acc = frozenset(accounts)
+    if last is None:
+        return score, acc, ts
+    grew = score >= last[0] + 0.03
+    new_accounts = not acc <= last[1]
+    stale = refresh_ms is not None and ts - last[2] >= refresh_ms
+    if not (grew or new_accounts or stale):
+        return None
+    return (max(score, last[0]) if keep_max else score), acc | last[1], ts
 
 
 @dataclass

@@ -240,9 +240,13 @@ class Brushing(Detector):
         if not ids:
             return None
         cands = [(oid, self._cands[(sid, oid)]) for oid in ids]
+        # "Plain" candidates (neither fresh nor praised, nor disowned by a low rating) are capped
+        # together: chosen by their traits, not by their weight.
         weights = [self._weight(c) for _, c in cands]
-        plain = sum(w for w in weights if w == 0.1)
-        total = sum(w for w in weights if w != 0.1) + min(plain, self.plain_cap)
+        is_plain = [not (c.fresh or c.five or c.low) for _, c in cands]
+        plain = sum(w for w, p in zip(weights, is_plain, strict=True) if p)
+        total = (sum(w for w, p in zip(weights, is_plain, strict=True) if not p)
+                 + min(plain, self.plain_cap))
         score = 1.0 - math.exp(-total / self.scale) if len(ids) >= self.min_orders else 0.0
         # The textbook case needs no second order: a brand-new account paying a few percent of
         # the shop's usual price for a parcel that never ships.

@@ -51,7 +51,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from credence.contract import Decision, Event, EventType, Order
+from credence.contract import Event, EventType, Order
 from detectors.base import Detector, Finding, bounded
 
 __all__ = ["CircularTrading"]
@@ -174,8 +174,6 @@ class CircularTrading(Detector):
     # ------------------------------------------------------------------ observe
 
     def observe(self, event: Event) -> None:
-        if isinstance(event, Decision):
-            return
         sid = event.seller_id
         first = sid not in self._sellers
         if first or event.ts > self._sellers[sid]:

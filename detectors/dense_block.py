@@ -48,7 +48,7 @@ from collections import deque
 from typing import Any, ClassVar
 
 from credence.contract import Event, EventType, Order
-from detectors.base import Detector, Finding, bounded
+from detectors.base import Detector, Finding, bounded, reemit
 
 __all__ = ["DenseBlock", "peel"]
 
@@ -327,15 +327,11 @@ class DenseBlock(Detector):
             if f is None:
                 continue
             done.update([f.seller_id, *f.sellers])
-            last = self._last.get(f.seller_id)
-            if last is not None:
-                grew = f.score >= last[0] + 0.03
-                new_accounts = not set(f.accounts) <= last[1]
-                stale = f.ts - last[2] >= self.refresh_ms
-                if not (grew or new_accounts or stale):
-                    continue
-            self._last[f.seller_id] = (f.score, frozenset(f.accounts)
-                                       | (last[1] if last else frozenset()), f.ts)
+            state = reemit(self._last.get(f.seller_id), f.score, f.accounts, f.ts,
+                           self.refresh_ms)
+            if state is None:
+                continue
+            self._last[f.seller_id] = state
             out.append(f)
         return out
 

@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from credence.contract import Event, EventType, Order
-from detectors.base import Detector, Finding, bounded
+from detectors.base import Detector, Finding, bounded, reemit
 
 __all__ = ["EdgeBurst", "midas_score"]
 
@@ -143,14 +143,15 @@ class EdgeBurst(Detector):
 
     # ------------------------------------------------------------------ sketches
 
-    def _advance(self, tick: int) -> None:
+    def _advance(self, tick: int) -> int:
+        """Decay the sketches up to ``tick``; return the current tick (never behind)."""
         if self._tick is None:
             self._tick = tick
             self._t = 1.0
-            return
+            return tick
         steps = tick - self._tick
         if steps <= 0:
-            return
+            return self._tick
         self._cur *= np.float32(self.alpha ** min(steps, 64))
         decay = np.float32(self._beta ** steps)
         self._tot *= decay
@@ -159,6 +160,7 @@ class EdgeBurst(Detector):
         for _ in range(min(steps, 10_000)):
             self._t = self._t * self._beta + 1.0
         self._tick = tick
+        return tick
 
     def _rows(self, key: str) -> tuple[list[int], list[int]]:
         """The key's cell in each row of the current and the total sketches (double hashing of
@@ -206,8 +208,7 @@ class EdgeBurst(Detector):
         if not isinstance(event, Order):
             return
         s, b, ts = event.seller_id, event.buyer_id, event.ts
-        self._advance(ts // self.tick_ms)
-        tick = self._tick if self._tick is not None else ts // self.tick_ms
+        tick = self._advance(ts // self.tick_ms)
         vol = self._volume.get(s)
         if vol is None:
             vol = self._volume[s] = deque()
@@ -280,15 +281,10 @@ class EdgeBurst(Detector):
             f = self._score(s, now)
             if f is None:
                 continue
-            last = self._last.get(s)
-            if last is not None:
-                grew = f.score >= last[0] + 0.03
-                new_accounts = not set(f.accounts) <= last[1]
-                stale = f.ts - last[2] >= self.refresh_ms
-                if not (grew or new_accounts or stale):
-                    continue
-            self._last[s] = (f.score, frozenset(f.accounts) | (last[1] if last else frozenset()),
-                             f.ts)
+            state = reemit(self._last.get(s), f.score, f.accounts, f.ts, self.refresh_ms)
+            if state is None:
+                continue
+            self._last[s] = state
             out.append(f)
         return out
 

@@ -49,7 +49,7 @@ from collections import deque
 from typing import Any, ClassVar
 
 from credence.contract import Event, EventType, Order
-from detectors.base import Detector, Finding, bounded
+from detectors.base import Detector, Finding, bounded, reemit
 
 __all__ = ["SockPuppets"]
 
@@ -72,7 +72,7 @@ class _Account:
     def __init__(self) -> None:
         self.registered: int | None = None
         self.orders = 0
-        self.sellers: dict[str, int] = {}  # seller → live orders
+        self.sellers: set[str] = set()  # sellers with live orders (counts: `_pair`)
         self.ids: dict[str, int] = {}  # identifier key → last use (ms)
 
     def __getstate__(self) -> tuple:
@@ -205,7 +205,7 @@ class SockPuppets(Detector):
         if event.buyer_registered is not None:
             acct.registered = event.buyer_registered
         acct.orders += 1
-        acct.sellers[s] = acct.sellers.get(s, 0) + 1
+        acct.sellers.add(s)
         pair = self._pair.get((b, s))
         if pair is None:
             pair = self._pair[(b, s)] = [0, 0.0, 0, 0, None]
@@ -259,13 +259,11 @@ class SockPuppets(Detector):
                 pair[_UNSHIPPED] -= unshipped
                 if pair[_ORDERS] <= 0:
                     del self._pair[(b, s)]
+                    pair = None
             acct = self._acct.get(b)
             if acct is not None:
-                n = acct.sellers.get(s, 0) - 1
-                if n > 0:
-                    acct.sellers[s] = n
-                else:
-                    acct.sellers.pop(s, None)
+                if pair is None:
+                    acct.sellers.discard(s)
                 acct.orders -= 1
                 if acct.orders <= 0:
                     del self._acct[b]
@@ -344,15 +342,10 @@ class SockPuppets(Detector):
         out = []
         for seller in sorted(best):
             score, accounts, evidence, reasons, ts, summary = best[seller]
-            last = self._last.get(seller)
-            if last is not None:
-                grew = score >= last[0] + 0.03
-                new_accounts = not set(accounts) <= last[1]
-                stale = ts - last[2] >= self.refresh_ms
-                if not (grew or new_accounts or stale):
-                    continue
-            self._last[seller] = (score, frozenset(accounts) | (last[1] if last else frozenset()),
-                                  ts)
+            state = reemit(self._last.get(seller), score, accounts, ts, self.refresh_ms)
+            if state is None:
+                continue
+            self._last[seller] = state
             out.append(Finding(detector=self.name, seller_id=seller, score=score, ts=ts,
                                summary=summary, accounts=accounts, evidence=evidence,
                                reasons=reasons))
@@ -363,9 +356,9 @@ class SockPuppets(Detector):
         at: dict[str, list[str]] = {}
         orders_at: dict[str, int] = {}
         for a in live:
-            for s, c in self._acct[a].sellers.items():
+            for s in self._acct[a].sellers:
                 at.setdefault(s, []).append(a)
-                orders_at[s] = orders_at.get(s, 0) + c
+                orders_at[s] = orders_at.get(s, 0) + self._pair[(a, s)][_ORDERS]
         linked = sum(orders_at[s] for s, accs in at.items() if len(accs) >= 2)
         top = max((orders_at[s] for s, accs in at.items() if len(accs) >= 2), default=1)
         # Each account is attributed to the seller it buys from most (ties: the seller the
@@ -373,8 +366,8 @@ class SockPuppets(Detector):
         # target, and a household member's target is its own favourite.
         targets: dict[str, list[str]] = {}
         for a in live:
-            sellers = self._acct[a].sellers
-            t = max(sellers, key=lambda x: (sellers[x], orders_at[x], x))
+            own = {x: self._pair[(a, x)][_ORDERS] for x in self._acct[a].sellers}
+            t = max(own, key=lambda x: (own[x], orders_at[x], x))
             targets.setdefault(t, []).append(a)
         cand = sorted((s for s, accs in targets.items()
                        if len(accs) >= self.min_accounts and s not in accs),

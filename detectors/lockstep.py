@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from credence.contract import Event, EventType, Review
-from detectors.base import Detector, Finding, bounded, clip01
+from detectors.base import Detector, Finding, bounded, clip01, reemit
 
 __all__ = ["Lockstep"]
 
@@ -326,12 +326,10 @@ class Lockstep(Detector):
                     accounts[w] = strength * self.bystander
             ts = newest
             key = (sid, c.pol)
-            prev = self._emitted.get(key)
-            acc = frozenset(accounts)
-            if prev is not None and score < prev[0] + 0.03 and acc <= prev[1]:
+            state = reemit(self._emitted.get(key), score, accounts, ts, keep_max=True)
+            if state is None:
                 continue
-            self._emitted[key] = (max(score, prev[0] if prev else 0.0),
-                                  acc | (prev[1] if prev else frozenset()), ts)
+            self._emitted[key] = state
             pages_here = sorted(p.centre for p in c.pages if p.seller == sid)
             evidence = {
                 "review_ids": bounded(r for _, _, r in revs),

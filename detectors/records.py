@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from credence.contract import Event, EventType, Order, Record, Refund
+from credence.features import fen
 from detectors.base import Detector, Finding, bounded
 
 __all__ = ["ConjuredRecords"]
@@ -68,16 +69,10 @@ DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
 
-def _fen(amount: float) -> int:
-    # Integer fen keep sums exact and independent of the order of addition.
-    return int(round(amount * 100))
-
-
 @dataclass
 class _Seller:
     # [day, un-invoiced net sales in fen], oldest first
     pool: deque[list[int]] = field(default_factory=deque)
-    pool_fen: int = 0
     # [day, gmv fen, refund fen, orders], oldest first
     days: deque[list[int]] = field(default_factory=deque)
     # (ts, record id, amount fen, covered fen, judged)
@@ -161,7 +156,7 @@ class ConjuredRecords(Detector):
         if isinstance(event, Order):
             s = self._seller(event.seller_id, event.ts)
             day = event.ts // DAY_MS
-            amount = _fen(event.amount)
+            amount = fen(event.amount)
             row = self._day_row(s, day)
             row[1] += amount
             row[3] += 1
@@ -171,12 +166,12 @@ class ConjuredRecords(Detector):
             # invoiced days ago, and taking it from today's sales made honest invoices look
             # uncovered. They discount covered sales through the seller's refund rate instead.
             s = self._seller(event.seller_id, event.ts)
-            self._day_row(s, event.ts // DAY_MS)[2] += _fen(event.amount)
+            self._day_row(s, event.ts // DAY_MS)[2] += fen(event.amount)
         elif isinstance(event, Record) and event.source in ("invoice", "customs"):
             if not event.amount:
                 return
             s = self._seller(event.seller_id, event.ts)
-            amount = _fen(event.amount)
+            amount = fen(event.amount)
             judged = event.ts >= self._t0 + int(self.warmup_hours * HOUR_MS)
             if event.source == "invoice":
                 self._expire_pool(s, event.ts // DAY_MS)
@@ -209,21 +204,19 @@ class ConjuredRecords(Detector):
             s.days.popleft()
         return row
 
-    def _pool_add(self, s: _Seller, day: int, fen: int) -> None:
+    def _pool_add(self, s: _Seller, day: int, amount_fen: int) -> None:
         if s.pool and s.pool[-1][0] >= day:
-            s.pool[-1][1] += fen
+            s.pool[-1][1] += amount_fen
         else:
-            s.pool.append([day, fen])
-        s.pool_fen += fen
+            s.pool.append([day, amount_fen])
 
-    def _pool_consume(self, s: _Seller, fen: int) -> int:
+    def _pool_consume(self, s: _Seller, amount_fen: int) -> int:
         covered = 0
-        while fen > 0 and s.pool:
+        while amount_fen > 0 and s.pool:
             b = s.pool[0]
-            take = min(fen, b[1])
+            take = min(amount_fen, b[1])
             b[1] -= take
-            s.pool_fen -= take
-            fen -= take
+            amount_fen -= take
             covered += take
             if b[1] == 0:
                 s.pool.popleft()
@@ -231,7 +224,7 @@ class ConjuredRecords(Detector):
 
     def _expire_pool(self, s: _Seller, today: int) -> None:
         while s.pool and s.pool[0][0] <= today - self.pool_days:
-            s.pool_fen -= s.pool.popleft()[1]
+            s.pool.popleft()
 
     # ------------------------------------------------------------------ evaluate
 

@@ -156,7 +156,6 @@ class _Rev:
 @dataclass(slots=True, eq=False)
 class _Episode:
     pol: int
-    start: int
     last: int  # ts of the newest member
     members: dict[str, _Rev] = field(default_factory=dict)  # rid -> review
     strength: float = 0.0
@@ -196,7 +195,7 @@ class FakeReviews(Detector):
     * ``half_life_ms`` [7 days]: half-life of the per-seller baseline.
     * ``windows_ms`` [1 h, 6 h, 24 h]: burst windows; the longest is the baseline lag.
     * ``min_burst`` [3]: distinct suspect reviewers a burst needs.
-    * ``min_nlp`` [4.0], ``full_nlp`` [8.0]: -log10 Poisson tail where a burst starts to count and
+    * ``min_nlp`` [4.0], ``full_nlp`` [6.0]: -log10 Poisson tail where a burst starts to count and
       where it counts fully.
     * ``prior_share`` [0.1], ``floor_per_day`` [0.5]: the suspect rate assumed at least (share of
       the seller's total rate; absolute floor), for thin baselines.
@@ -208,7 +207,7 @@ class FakeReviews(Detector):
       and LSH (2 rows per band: candidates from Jaccard ~0.15 up, confirmed by the signature).
     * ``w_unverified`` [0.4], ``w_no_purchase`` [0.35], ``w_fresh`` [0.25],
       ``w_very_fresh`` [0.4], ``w_dup`` [0.45]: per-review footprint weights (noisy-OR).
-    * ``comp_lo`` [0.45], ``comp_hi`` [0.75]: burst composition mapped linearly to 0..1.
+    * ``comp_lo`` [0.5], ``comp_hi`` [0.75]: burst composition mapped linearly to 0..1.
     * ``emit_min`` [0.35]: least score emitted.
     * ``episode_gap_ms`` [24 h]: an episode closes after this long without new members.
     * ``victim_protect_ms`` [30 days]: a bombing target gets no culprit finding from here.
@@ -520,8 +519,7 @@ class FakeReviews(Detector):
         strength = 0.0
         if fires:
             strength = clip01((nlp - self.min_nlp + 1.0) / (self.full_nlp - self.min_nlp + 1.0))
-        cand = ep if ep is not None else _Episode(pol=pol, start=min(r.ts for r in members.values()),
-                                                  last=0)
+        cand = ep if ep is not None else _Episode(pol=pol, last=0)
         if strength > cand.strength:
             cand.strength, cand.best = strength, figures
         cand.members = members
@@ -542,7 +540,8 @@ class FakeReviews(Detector):
         texted = [r for r in mem if r.texted]
         # A copied script links most members to several others; honest texts built from common
         # phrases collide in pairs now and then, rarely in triangles.
-        need = min(len(texted) - 1, max(2, math.ceil(0.35 * (len(texted) - 1))))
+        # A lone texted member has nothing to be a copy of (need would be 0 below).
+        need = max(1, min(len(texted) - 1, max(2, math.ceil(0.35 * (len(texted) - 1)))))
         ids = set(ep.members)
         dup = {r.rid for r in texted if sum(o in ids for o in s.nbrs.get(r.rid, ())) >= need}
         # One vote per reviewer: the most suspicious of their reviews in the episode.

@@ -253,6 +253,33 @@ def test_a_few_unverified_honest_reviews_stay_quiet():
     assert [f for f in run(FakeReviews(), s.sorted()) if f.score >= 0.4] == []
 
 
+def test_a_lone_texted_review_is_no_near_duplicate():
+    """One texted review in a burst has nothing to be a copy of: text alone adds no footprint."""
+    lone = "Lovely warm scarf, my daughter wears it every single day"
+
+    def burst(text_first: bool, history: bool) -> list[Finding]:
+        s = Stream()
+        if history:
+            s.honest("s1", T0, 14, 3)
+        else:
+            s.order("s9", "x", T0)  # the stream starts here; s1 has no history
+        t = T0 + 14 * DAY + 10 * HOUR if history else T0 + 11 * DAY
+        for i in range(3):  # established accounts, unverified 5 stars
+            s.review("s1", f"new{i}", 5, t + i * 5 * MIN, text=lone if text_first and i == 0 else None)
+        return about(run(FakeReviews(), s.sorted()), "s1")
+
+    # Too weak to report without text: adding text to one review must not change that.
+    assert burst(False, history=False) == []
+    assert burst(True, history=False) == []
+    # Reported either way: the texted reviewer is no near-duplicate and stays a loner.
+    plain, texted = burst(False, history=True), burst(True, history=True)
+    assert plain and texted
+    assert [f.score for f in texted] == [f.score for f in plain]
+    assert all("duplicate_texts" not in f.reasons for f in texted)
+    assert all(f.evidence["duplicate_share"] == 0 for f in texted)
+    assert all(v <= FakeReviews().loner_cap for f in texted for v in f.accounts.values())
+
+
 # --------------------------------------------------------------------------- state
 
 
