@@ -91,6 +91,9 @@ def simulate(
         scenario = Scenario(**updates).with_settings(list(settings_ or []))  # type: ignore[arg-type]
     except (ScenarioError, ValueError) as e:
         raise _user_error(f"bad scenario: {str(e).splitlines()[0]}") from None
+    if live and scenario.background == "bitcoin-alpha":
+        raise _user_error("--live does not apply to the bitcoin-alpha background (its times "
+                          "come from the data); drop --live")
     if scenario.background == "bitcoin-alpha":
         from producers.bitcoin_alpha import dataset_dir
 
@@ -98,7 +101,10 @@ def simulate(
         for f in ("ratings.csv", "labels.csv"):
             if not (d / f).is_file():
                 raise _user_error(f"no such file: {d / f}")
-    sim = run(scenario, dataset=dataset)
+    try:
+        sim = run(scenario, dataset=dataset)
+    except ValueError as e:  # ScenarioError too: a scenario that cannot be built as asked
+        raise _user_error(f"bad scenario: {str(e).splitlines()[0]}") from None
     counts = sim.truth.counts
     made = (f"{counts['events']:,} events ({counts['orders']:,} orders, "
             f"{counts['refunds']:,} refunds, {counts['reviews']:,} reviews, "

@@ -6,7 +6,7 @@ Times are integer epoch milliseconds (UTC), as inside Credence. The marketplace 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from numpy.random import Generator
@@ -47,10 +47,6 @@ class Clock:
         self.start_ms: int = parse_ts(start)
         self.days = days
         self.end_ms: int = self.start_ms + days * DAY
-
-    @property
-    def start_iso(self) -> str:
-        return datetime.fromtimestamp(self.start_ms / 1000, tz=UTC).isoformat()
 
     def local_hour(self, ms: np.ndarray) -> np.ndarray:
         return ((ms + _LOCAL_OFFSET) // HOUR) % 24

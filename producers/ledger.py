@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 from numpy.random import Generator
 
-from credence.contract import TOPIC_OF_TYPE, iso
+from credence.contract import iso
 
 __all__ = ["Ledger", "Finalized", "IdFormats", "Kind", "synthetic_ids"]
 
@@ -42,9 +42,6 @@ class Finalized:
     keys: list[str] = field(default_factory=list)
     ts: list[int] = field(default_factory=list)
     ids: dict[int, str] = field(default_factory=dict)  # reference -> public id
-
-    def topics(self) -> Iterator[str]:
-        return (TOPIC_OF_TYPE[t] for t in self.types)
 
 
 class Ledger:

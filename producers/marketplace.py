@@ -196,6 +196,8 @@ class World:
     def popular_sellers(self, rng: Generator, k: int) -> list[Seller]:
         """Free, physical sellers drawn by organic demand: where camouflage purchases go."""
         pool = [s for s in self.sellers if s.role is None and s.weight > 0 and not s.digital]
+        if not pool and k > 0:
+            raise ValueError("no free seller left for camouflage purchases: raise the scale")
         w = np.array([s.weight for s in pool])
         idx = rng.choice(len(pool), size=k, replace=True, p=w / w.sum())
         return [pool[i] for i in idx.tolist()]
@@ -447,12 +449,10 @@ class Marketplace:
 
     # ------------------------------------------------------------------ records
 
-    def paperwork(self, world: World, rng: Generator, *, all_records: bool = True) -> None:
-        """Daily invoices from the ledger's sales; with ``all_records`` also customs, court,
-        IPR and registry records."""
+    def paperwork(self, world: World, rng: Generator) -> None:
+        """Daily invoices from the ledger's sales, and customs, court, IPR and registry
+        records."""
         issue_invoices(world, rng)
-        if not all_records:
-            return
         c = world.clock
         by_id = {s.id: s for s in world.sellers}
         weekly: dict[tuple[str, int], float] = {}

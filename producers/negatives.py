@@ -173,10 +173,11 @@ class CampusIP(HardNegative):
             nat = world.ids.ip.one()
             n = round(self.intensity * float(np.clip(0.008 * len(world.accounts), 100, 400)))
             students = []
-            room = world.ids.address.one()
-            for i in range(n):
-                if i % int(rng.integers(4, 7)) == 0:
-                    room = world.ids.address.one()
+            room, beds = "", 0  # the current dorm room and its beds still free
+            for _ in range(n):
+                if beds == 0:
+                    room, beds = world.ids.address.one(), int(rng.integers(4, 7))
+                beds -= 1
                 u = rng.random()
                 reg = (int(c.start_ms - rng.uniform(1, 35) * DAY) if u < 0.4
                        else int(c.start_ms - rng.uniform(1, 4) * YEAR))

@@ -24,7 +24,6 @@ class Progress:
         self._interval = 0.25 if self._tty else 5.0
         self._t0 = time.monotonic()
         self._last = self._t0
-        self._drawn = False
 
     def update(self, done: int) -> None:
         if not self.enabled:
@@ -56,4 +55,3 @@ class Progress:
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
-        self._drawn = True

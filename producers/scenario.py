@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from credence.contract import parse_ts
 from producers.base import NEGATIVE_NAMES, PATTERN_NAMES
 from producers.clock import DEFAULT_START
 from producers.marketplace import Population
@@ -60,6 +61,13 @@ class Scenario(BaseModel):
     inject_start: str | None = None
     patterns: dict[str, Knob] = Field(default_factory=lambda: dict(DEFAULT_PATTERNS))
     negatives: dict[str, Knob] = Field(default_factory=lambda: dict(DEFAULT_NEGATIVES))
+
+    @field_validator("start", "inject_start")
+    @classmethod
+    def _iso_time(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_ts(v)  # ISO 8601 with a zone; raises ValueError with a one-line message
+        return v
 
     def count(self, knob: Knob) -> int:
         if knob.count == 0 or not self.inject:

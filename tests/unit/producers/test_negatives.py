@@ -110,3 +110,24 @@ def test_loyal_customers_repeat_with_their_own_identities(small):
         others = sum(1 for e in small.events if e["type"] == "order"
                      and e["buyer_id"] in per and e["seller_id"] not in n.sellers)
         assert others > 0
+
+
+def test_campus_ip_dorm_rooms_hold_four_to_six_students():
+    from producers.clock import Clock
+    from producers.identities import Minters
+    from producers.ledger import Ledger
+    from producers.marketplace import World
+    from producers.negatives import CampusIP
+    from producers.simulator import stream
+
+    clock = Clock("2026-10-01T00:00:00Z", 7)
+    world = World(clock, Ledger(clock.start_ms, clock.end_ms), Minters(stream(3, "ids")))
+    CampusIP(2).prepare(world, stream(3, "campus"))
+    for k in range(2):
+        students = [a for a in world.accounts if a.role == f"campus_ip-{k}"]
+        assert len(students) >= 100
+        # Students fill one room after another: sizes in order of first appearance.
+        sizes = list(Counter(a.address for a in students).values())
+        assert all(4 <= s <= 6 for s in sizes[:-1]), sizes
+        assert 1 <= sizes[-1] <= 6
+        assert sum(sizes) == len(students)

@@ -120,6 +120,17 @@ def test_simulate_writes_files(tmp_path, capsys):
     (["--out", "X", "--set", "bogus=1"], "unknown scenario setting"),
     (["--out", "X", "--background", "bitcoin-alpha", "--dataset", "/nonexistent"],
      "no such file"),
+    (["--out", "X", "--set", "start=garbage"], "start: Value error, not an ISO 8601 time"),
+    (["--out", "X", "--set", "inject_start=2013-06-01"], "inject_start: Value error, ISO 8601 "
+     "time without a zone"),
+    # Valid settings that cannot be built: found while simulating, still a one-line error.
+    (["--out", "X", "--scale", "0.03", "--set", "sellers=30", "--set",
+      "digital_goods.count=1000"], "no free seller left"),
+    (["--out", "X", "--scale", "0.03", "--set", "wash_ring.count=1000"],
+     "no free seller left for camouflage"),
+    # --live moves the synthetic period only; Bitcoin-Alpha's times come from the data.
+    (["--live", "--background", "bitcoin-alpha"], "--live does not apply"),
+    (["--live", "--set", "background=bitcoin-alpha"], "--live does not apply"),
 ])
 def test_simulate_user_errors_exit_2(tmp_path, capsys, argv, msg):
     argv = [str(tmp_path / "o") if a == "X" else a for a in argv]

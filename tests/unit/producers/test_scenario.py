@@ -34,6 +34,8 @@ def test_settings_override_counts_intensities_and_fields():
     ("review_farm.intensity=x", "intensity"),
     ("colour=red", "unknown scenario setting"),
     ("days=1", "days"),
+    ("start=garbage", "start: .*not an ISO 8601 time"),
+    ("inject_start=2013-06-01", "inject_start: .*without a zone"),
 ])
 def test_bad_settings_are_one_line_errors(bad, msg):
     with pytest.raises(ScenarioError, match=msg) as e:
