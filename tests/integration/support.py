@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,16 +105,16 @@ def produce(s: Settings, lines: Iterable[bytes | dict]) -> int:
     return n
 
 
-def consume_all(s: Settings, topic: str, idle: float = 3.0, timeout: float = 120.0,
-                until: Callable[[list], bool] | None = None) -> list:
-    """Read a topic from the beginning with a plain confluent-kafka consumer until ``until`` holds
-    (or, without it, until nothing arrived for ``idle`` seconds)."""
+def consume_all(s: Settings, topic: str | Sequence[str], idle: float = 3.0,
+                timeout: float = 120.0, until: Callable[[list], bool] | None = None) -> list:
+    """Read a topic (or several) from the beginning with a plain confluent-kafka consumer until
+    ``until`` holds (or, without it, until nothing arrived for ``idle`` seconds)."""
     import uuid
 
     from credence.kafka import consumer
 
     c = consumer(s, group="reader-" + uuid.uuid4().hex[:8])
-    c.subscribe([s.topic(topic)])
+    c.subscribe([s.topic(t) for t in ([topic] if isinstance(topic, str) else topic)])
     out: list = []
     deadline = time.monotonic() + timeout
     last = time.monotonic()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import orjson
@@ -10,34 +9,21 @@ import pytest
 
 from credence.cli import main
 from credence.contract import INPUT_TOPICS, TOPIC_OF_TYPE
-from credence.kafka import consumer
 from producers.publisher import publish
 from producers.scenario import Scenario
 from producers.simulator import simulate, write
+from tests.integration.support import consume_all
 
 pytestmark = pytest.mark.integration
 
 
-def _read_back(settings, expected: int, timeout: float = 90.0) -> dict[str, list]:
-    c = consumer(settings, f"{settings.topic_prefix}check")
-    c.subscribe([settings.topic(t) for t in INPUT_TOPICS])
-    got: dict[str, list] = {t: [] for t in INPUT_TOPICS}
+def _read_back(settings, timeout: float = 90.0) -> dict[str, list]:
+    """Everything on the input topics, by topic; it stops once nothing came for 2 s, so anything
+    beyond what was sent (a duplicate) would be there."""
     names = {settings.topic(t): t for t in INPUT_TOPICS}
-    n = 0
-    deadline = time.monotonic() + timeout
-    try:
-        while n < expected and time.monotonic() < deadline:
-            for m in c.consume(10000, timeout=1.0):
-                if m.error():
-                    continue
-                got[names[m.topic()]].append((m.key(), m.value()))
-                n += 1
-        # Anything beyond what was sent would be a duplicate: give it a moment to show up.
-        for m in c.consume(10000, timeout=2.0):
-            if not m.error():
-                got[names[m.topic()]].append((m.key(), m.value()))
-    finally:
-        c.close()
+    got: dict[str, list] = {t: [] for t in INPUT_TOPICS}
+    for m in consume_all(settings, list(INPUT_TOPICS), idle=2.0, timeout=timeout):
+        got[names[m.topic()]].append((m.key(), m.value()))
     return got
 
 
@@ -51,7 +37,7 @@ def test_simulated_scenario_round_trips_through_kafka(topic_factory):
     assert stats.failed == 0 and stats.total == len(ev.lines)
     expected = Counter(TOPIC_OF_TYPE[t] for t in ev.types)
     assert stats.sent == {t: expected.get(t, 0) for t in INPUT_TOPICS}
-    got = _read_back(settings, len(ev.lines))
+    got = _read_back(settings)
     assert {t: len(v) for t, v in got.items() if v} == dict(expected)
     for topic, msgs in got.items():
         for key, value in msgs:
@@ -74,7 +60,7 @@ def test_produce_command_publishes_a_file(topic_factory, monkeypatch, tmp_path, 
     n = len(sim.events.lines)
     assert f"sent {n:,} events" in out and "skipped 2 lines" in out
     assert f"{f}:{n + 1}: order: missing field" in err and f"{f}:{n + 2}: bad JSON" in err
-    got = _read_back(settings, n)
+    got = _read_back(settings)
     assert sum(len(v) for v in got.values()) == n
 
 
