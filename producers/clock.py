@@ -7,6 +7,7 @@ Times are integer epoch milliseconds (UTC), as inside Credence. The marketplace 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 import numpy as np
 from numpy.random import Generator
@@ -14,7 +15,10 @@ from numpy.random import Generator
 from credence.contract import parse_ts
 
 __all__ = ["Clock", "DEFAULT_START", "LOCAL_ZONE", "MINUTE", "HOUR", "DAY", "YEAR",
-           "HOURLY", "WORKDAY", "local_date"]
+           "HOURLY", "WORKDAY", "LOCAL_OFFSET_MS", "local_date", "local_hour", "local_day",
+           "local_weekday", "local_day_start", "IntOrArray"]
+
+IntOrArray = TypeVar("IntOrArray", int, np.ndarray)
 
 DEFAULT_START = "2026-10-01T00:00:00+08:00"
 LOCAL_ZONE = timezone(timedelta(hours=8))
@@ -22,7 +26,7 @@ MINUTE = 60_000
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 YEAR = 365 * DAY
-_LOCAL_OFFSET = 8 * HOUR
+LOCAL_OFFSET_MS = 8 * HOUR  # UTC+08:00, the marketplace's zone (LOCAL_ZONE) in milliseconds
 
 # Relative order intensity by local hour: a night trough, a late-morning peak, and the evening
 # peak after work that Chinese marketplaces see (shopping from the sofa, 20:00-23:00).
@@ -40,6 +44,26 @@ def local_date(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=LOCAL_ZONE).strftime("%Y-%m-%d")
 
 
+def local_hour(ms: IntOrArray) -> IntOrArray:
+    """The local hour of the day (0-23) of instants (an int or an array, kept as given)."""
+    return ((ms + LOCAL_OFFSET_MS) // HOUR) % 24
+
+
+def local_day(ms: IntOrArray) -> IntOrArray:
+    """Local day number since the epoch (days change at local midnight); int or array as given."""
+    return (ms + LOCAL_OFFSET_MS) // DAY
+
+
+def local_weekday(ms: IntOrArray) -> IntOrArray:
+    """Local day of the week, Monday = 0 (1970-01-01 was a Thursday)."""
+    return (local_day(ms) + 3) % 7
+
+
+def local_day_start(day: int) -> int:
+    """The instant of local midnight that starts local day number ``day``."""
+    return day * DAY - LOCAL_OFFSET_MS
+
+
 class Clock:
     """The simulated period ``[start_ms, end_ms)`` and samplers of times inside it."""
 
@@ -49,11 +73,11 @@ class Clock:
         self.end_ms: int = self.start_ms + days * DAY
 
     def local_hour(self, ms: np.ndarray) -> np.ndarray:
-        return ((ms + _LOCAL_OFFSET) // HOUR) % 24
+        return local_hour(ms)
 
     def local_day(self, ms: np.ndarray | int) -> np.ndarray | int:
         """Local day number since the epoch (days change at local midnight)."""
-        return (np.asarray(ms) + _LOCAL_OFFSET) // DAY
+        return local_day(np.asarray(ms))
 
     def sample(self, rng: Generator, lo: np.ndarray | int, hi: np.ndarray | int,
                n: int | None = None, profile: np.ndarray = HOURLY) -> np.ndarray:
@@ -72,8 +96,7 @@ class Clock:
         while todo.size:
             span = (hi_a[todo] - lo_a[todo]).astype(np.float64)
             t = lo_a[todo] + (rng.random(todo.size) * span).astype(np.int64)
-            dow = (((t + _LOCAL_OFFSET) // DAY) + 3) % 7  # 1970-01-01 was a Thursday
-            p = weight[self.local_hour(t)] * _WEEKDAY[dow] / _WEEKDAY.max()
+            p = weight[local_hour(t)] * _WEEKDAY[local_weekday(t)] / _WEEKDAY.max()
             ok = rng.random(todo.size) < p
             out[todo[ok]] = t[ok]
             todo = todo[~ok]

@@ -18,13 +18,25 @@ from typing import Literal
 import numpy as np
 from numpy.random import Generator
 
-from producers.clock import DAY, HOUR, MINUTE, YEAR, Clock, local_date
+from producers.clock import (
+    DAY,
+    HOUR,
+    MINUTE,
+    YEAR,
+    Clock,
+    IntOrArray,
+    local_date,
+    local_day,
+    local_day_start,
+    local_hour,
+    local_weekday,
+)
 from producers.identities import Minters
 from producers.ledger import Ledger
 from producers.texts import honest_text
 
 __all__ = ["AccountKind", "Seller", "Account", "World", "Marketplace", "Population",
-           "ratings_for", "REFUND_REASONS"]
+           "ratings_for", "REFUND_REASONS", "invoice_time"]
 
 AccountKind = Literal["ordinary", "student", "business", "puppet", "reviewer", "bomber",
                       "brusher"]
@@ -87,6 +99,24 @@ def ratings_for(rng: Generator, quality: np.ndarray) -> np.ndarray:
     c3 = c2 + p3
     c4 = c3 + p4
     return np.where(u < c1, 1, np.where(u < c2, 2, np.where(u < c3, 3, np.where(u < c4, 4, 5))))
+
+
+def _office_hours(ts: IntOrArray) -> IntOrArray:
+    """Whether local time is a weekday between 09:00 and 18:00 (an int or an array of times)."""
+    hour = local_hour(ts)
+    return (local_weekday(ts) < 5) & (hour >= 9) & (hour < 18)
+
+
+def _own_ip(a: Account, u: float, office_hours: bool, cgnat: bool) -> str | None:
+    """The address account ``a`` orders from, given a uniform draw ``u``; None for a shared
+    carrier-grade NAT address (which the caller picks)."""
+    if a.campus_ip is not None and u < 0.85:
+        return a.campus_ip
+    if a.office_ip is not None and office_hours and u < 0.7:
+        return a.office_ip
+    if cgnat and u > 0.65:
+        return None
+    return a.home_ip
 
 
 class World:
@@ -205,16 +235,15 @@ class World:
     # ------------------------------------------------------------------ events
 
     def ip_for(self, rng: Generator, a: Account, ts: int) -> str:
-        h = (ts // HOUR + 8) % 24
-        dow = ((ts + 8 * HOUR) // DAY + 3) % 7
-        u = rng.random()
-        if a.campus_ip is not None and u < 0.85:
-            return a.campus_ip
-        if a.office_ip is not None and dow < 5 and 9 <= h < 18 and u < 0.7:
-            return a.office_ip
-        if self.cgnat and u > 0.65:
-            return self.cgnat[int(rng.integers(len(self.cgnat)))]
-        return a.home_ip
+        ip = _own_ip(a, rng.random(), bool(_office_hours(ts)), bool(self.cgnat))
+        return ip if ip is not None else self.cgnat[int(rng.integers(len(self.cgnat)))]
+
+    def daily_invoice(self, ts: int, day: int, seller_id: str, amount: float,
+                      orders: float) -> int | None:
+        """Record seller ``seller_id``'s sales invoice for local day ``day``, issued at ``ts``."""
+        return self.ledger.record(ts, seller_id, "invoice", "daily_sales", amount=amount,
+                                  details={"date": local_date(local_day_start(day)),
+                                           "orders": int(orders)})
 
     def buy(self, rng: Generator, ts: int, seller: Seller, buyer: Account | Seller, *,
             amount: float | None = None, quantity: int = 1, shipped: bool | None = None,
@@ -394,9 +423,7 @@ class Marketplace:
         reason = rng.integers(len(REFUND_REASONS), size=n)
         ip_u = rng.random(n)
         cg = rng.integers(max(1, len(world.cgnat)), size=n)
-        hour = c.local_hour(ts)
-        dow = ((ts + 8 * HOUR) // DAY + 3) % 7
-        workhours = (dow < 5) & (hour >= 9) & (hour < 18)
+        workhours = _office_hours(ts)
         cols = (b.tolist(), ts.tolist(), s_idx.tolist(), k_item.tolist(), qty.tolist(),
                 coupon.tolist(), shipped.tolist(), refunded.tolist(), refund_share.tolist(),
                 refund_delay.tolist(), reviewed.tolist(), rating.tolist(), review_delay.tolist(),
@@ -407,14 +434,9 @@ class Marketplace:
              cx) in zip(*cols, strict=True):
             a = buyers[bi]
             s = sellers[si]
-            if a.campus_ip is not None and iu < 0.85:
-                ip = a.campus_ip
-            elif a.office_ip is not None and wh and iu < 0.7:
-                ip = a.office_ip
-            elif iu > 0.65 and cgnat:
+            ip = _own_ip(a, iu, wh, bool(cgnat))
+            if ip is None:
                 ip = cgnat[cgi]
-            else:
-                ip = a.home_ip
             amount = float(s.items[ki]) * q * cp
             ref = led.order(t, s.id, a.id, amount, item=f"{s.id}-{ki}", quantity=q,
                             device=a.device2 if (u2 and a.device2) else a.device, ip=ip,
@@ -493,6 +515,11 @@ class Marketplace:
 _OFFICE = np.array([0.0] * 8 + [1.0] * 10 + [0.0] * 6) + 0.01
 
 
+def invoice_time(rng: Generator, day: int) -> int:
+    """When the sales invoice of local day ``day`` is issued: overnight, 20 min to 3 h after."""
+    return local_day_start(day) + DAY + int(rng.uniform(20, 180) * MINUTE)
+
+
 def issue_invoices(world: World, rng: Generator) -> None:
     """One invoice per seller and local day with sales, issued overnight, matching the sales.
 
@@ -504,20 +531,17 @@ def issue_invoices(world: World, rng: Generator) -> None:
     for _, ts, sid, amount in world.ledger.orders():
         if not c.start_ms <= ts < c.end_ms or sid in world.self_invoicing:
             continue
-        key = ((ts + 8 * HOUR) // DAY, sid)
+        key = (local_day(ts), sid)
         acc = daily.setdefault(key, [0.0, 0.0])
         acc[0] += amount
         acc[1] += 1
     for (day, sid), (sales, count) in sorted(daily.items()):
-        day_start = day * DAY - 8 * HOUR
-        t = day_start + DAY + int(rng.uniform(20, 180) * MINUTE)
+        t = invoice_time(rng, day)
         amount = sales * rng.uniform(0.985, 1.0)
         pad = world.invoice_padding.get(sid)
-        padded = pad is not None and pad[0] <= day_start < pad[1]
+        padded = pad is not None and pad[0] <= local_day_start(day) < pad[1]
         if padded:
             amount *= pad[2] * rng.uniform(0.9, 1.1)  # type: ignore[index]
-        ref = world.ledger.record(t, sid, "invoice", "daily_sales",
-                                  amount=amount,
-                                  details={"date": local_date(day_start), "orders": int(count)})
+        ref = world.daily_invoice(t, day, sid, amount, count)
         if padded and ref is not None:
             pad[3].append(ref)  # type: ignore[index]

@@ -17,8 +17,8 @@ import numpy as np
 from numpy.random import Generator
 
 from producers.base import Instance, Pattern
-from producers.clock import DAY, HOUR, MINUTE, WORKDAY, YEAR, local_date
-from producers.marketplace import Account, Seller, World
+from producers.clock import DAY, HOUR, MINUTE, WORKDAY, YEAR, local_day
+from producers.marketplace import Account, Seller, World, invoice_time
 from producers.texts import honest_text, script, scripted_text
 
 __all__ = ["WashRing", "CircularTrading", "SlowWash", "ReviewFarm", "Brushing",
@@ -327,7 +327,7 @@ class InvoicePadding(Pattern):
         s = world.pick_sellers(rng, 1, inst.id, size=(0.4, 0.85))[0]
         lo, hi = window(world, rng, 7, 14)
         factor = float(rng.uniform(3, 8)) * self.intensity
-        days = {(ts + 8 * HOUR) // DAY for _, ts, sid, _ in world.ledger.orders()
+        days = {local_day(ts) for _, ts, sid, _ in world.ledger.orders()
                 if sid == s.id and lo <= ts < hi}
         if len(days) < (hi - lo) / DAY / 2:
             # Too few real sales to pad (sparse real background): give the shop ordinary
@@ -361,13 +361,9 @@ class InvoiceWithoutSales(Pattern):
         for day in range(day0, int(c.local_day(hi)) + 1):
             if rng.random() > 0.85:
                 continue
-            day_start = day * DAY - 8 * HOUR
             amount = base * float(rng.lognormal(0, 0.25))
-            inst.add(world.ledger.record(
-                day_start + DAY + int(rng.uniform(20, 180) * MINUTE), s.id, "invoice",
-                "daily_sales", amount=amount,
-                details={"date": local_date(day_start),
-                         "orders": int(max(1, amount // s.price))}), inst.records)
+            inst.add(world.daily_invoice(invoice_time(rng, day), day, s.id, amount,
+                                         max(1, amount // s.price)), inst.records)
         # A couple of genuine small orders keep the shop from looking entirely dead.
         for a in world.pick_accounts(rng, int(rng.integers(0, 3)), None):
             world.buy(rng, int(c.sample(rng, lo, hi, n=1)[0]), s, a)
