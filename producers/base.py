@@ -16,17 +16,25 @@ from numpy.random import Generator
 from producers.marketplace import World
 
 __all__ = ["PatternName", "NegativeName", "Instance", "Component", "Pattern", "HardNegative",
-           "PATTERN_NAMES", "NEGATIVE_NAMES"]
+           "PATTERN_NAMES", "NEGATIVE_NAMES", "FAMILIES"]
 
-PatternName = Literal["wash_ring", "circular_trading", "slow_wash", "review_farm", "brushing",
-                      "review_bombing", "invoice_padding", "invoice_without_sales"]
+PatternName = Literal["wash_ring", "proxy_ring", "circular_trading", "slow_wash", "review_farm",
+                      "brushing", "review_bombing", "invoice_padding", "invoice_without_sales"]
 NegativeName = Literal["flash_sale", "b2b_bulk", "viral_newcomer", "digital_goods", "campus_ip",
-                       "loyal_customers"]
+                       "loyal_customers", "corporate_buyers", "b2b_trade", "popular_seller"]
 PATTERN_NAMES: tuple[PatternName, ...] = (
-    "wash_ring", "circular_trading", "slow_wash", "review_farm", "brushing", "review_bombing",
-    "invoice_padding", "invoice_without_sales")
+    "wash_ring", "proxy_ring", "circular_trading", "slow_wash", "review_farm", "brushing",
+    "review_bombing", "invoice_padding", "invoice_without_sales")
+#: pattern → family, the unit of the detection targets (issue 10)
+FAMILIES: dict[PatternName, str] = {
+    "wash_ring": "wash_trading", "proxy_ring": "wash_trading", "slow_wash": "wash_trading",
+    "circular_trading": "wash_trading", "review_farm": "fake_reviews", "brushing": "fake_reviews",
+    "review_bombing": "fake_reviews", "invoice_padding": "conjured_records",
+    "invoice_without_sales": "conjured_records",
+}
 NEGATIVE_NAMES: tuple[NegativeName, ...] = (
-    "flash_sale", "b2b_bulk", "viral_newcomer", "digital_goods", "campus_ip", "loyal_customers")
+    "popular_seller", "flash_sale", "b2b_bulk", "viral_newcomer", "digital_goods", "campus_ip",
+    "loyal_customers", "corporate_buyers", "b2b_trade")
 
 
 @dataclass

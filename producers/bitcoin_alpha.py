@@ -46,7 +46,12 @@ STARS: dict[int, int] = {r: (1 if r <= -5 else 2 if r <= -2 else 3 if r == -1 el
                              else 5) for r in range(-10, 11) if r != 0}
 # Hard negatives that bring their own traffic; the others reshape organic trade, which here is
 # the real data and is left as it is.
-INJECTABLE_NEGATIVES = ("flash_sale", "b2b_bulk", "viral_newcomer", "loyal_customers")
+# Honest *groups* of repeat buyers (loyal customers, a company's employees) are not injected: in
+# this network every pair trades once, so a group of accounts buying again and again from one
+# user, all starting together, is what a ring looks like there; the drawn synthetic worlds test
+# them against markets where such groups are normal.
+INJECTABLE_NEGATIVES = ("popular_seller", "flash_sale", "b2b_bulk", "viral_newcomer",
+                        "b2b_trade")
 
 
 def stars(rating: int) -> int:
@@ -99,16 +104,20 @@ def ids() -> IdFormats:
 
 
 def build_world(directory: Path, rng: Generator, id_rng: Generator, *, days: int,
-                inject_start: str | None = None
+                inject_start: str | None = None, spread: bool = False
                 ) -> tuple[World, dict[str, str], int]:
     """A world whose ledger holds the converted ratings and whose clock is the window where
-    patterns are injected (default: the data's last ``days`` days). Returns the world, the
+    patterns are injected (default: the data's last ``days`` days; with ``spread``, the data's
+    whole span, each injected instance in an episode of its own). Returns the world, the
     labels and the number of rows (the first free id number)."""
     data = load_ratings(directory)
     labels = load_labels(directory)
     n = len(data)
     first_ms, last_ms = int(data.day_ms.min()), int(data.day_ms.max())
-    clock = Clock(inject_start if inject_start else last_ms + DAY - days * DAY, days)
+    if spread:
+        clock = Clock(first_ms + 30 * DAY, int((last_ms - first_ms) // DAY) - 29)
+    else:
+        clock = Clock(inject_start if inject_start else last_ms + DAY - days * DAY, days)
     ledger = Ledger(first_ms, max(clock.end_ms, last_ms + DAY))
     users = sorted(set(data.rater) | set(data.ratee), key=int)
     shared = Minters.numeric(id_rng, (int(u) for u in users), int(users[-1]) + 1)
@@ -127,6 +136,8 @@ def build_world(directory: Path, rng: Generator, id_rng: Generator, *, days: int
     np.add.at(given, r_idx, 1)
     np.add.at(received, e_idx, 1)
     np.add.at(star_sum, e_idx, s)
+    last_seen = np.full(m, np.iinfo(np.int64).min)
+    np.maximum.at(last_seen, e_idx, data.day_ms)
     registered = first_seen - (rng.uniform(1, 90, m) * DAY).astype(np.int64)
     price = np.clip(rng.lognormal(np.log(300), 0.9, m), 10, 20000)
     quality = np.clip((np.divide(star_sum, np.maximum(received, 1)) - 1) / 4, 0.05, 0.98)
@@ -135,6 +146,8 @@ def build_world(directory: Path, rng: Generator, id_rng: Generator, *, days: int
                                 price=price[sold], quality=quality[sold],
                                 weight=received[sold],
                                 ids=[u for u, k in zip(users, sold.tolist(), strict=True) if k])
+    world.active = {sl.id: (int(first_seen[index[sl.id]]), int(last_seen[index[sl.id]]))
+                    for sl in sellers}
     for sl in sellers:
         if labels.get(sl.id) == "fraudulent":
             sl.role = "labelled-fraudulent"  # never an honest target, victim or negative

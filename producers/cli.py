@@ -46,6 +46,9 @@ def simulate(
     = BackgroundChoice.synthetic,
     inject: Annotated[bool, typer.Option("--inject/--no-inject",
                                          help="inject patterns and hard negatives")] = True,
+    world: Annotated[str, typer.Option(
+        help="drawn: the seed draws the whole world (market shape, fields sent, counts, "
+             "adversaries); classic: the fixed classic scenario")] = "drawn",
     settings_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="NAME=VALUE",
         help="scenario setting, repeatable: wash_ring.count=3, review_farm.intensity=2, "
@@ -80,15 +83,21 @@ def simulate(
         raise _user_error("--rate, --speedup and --live pace Kafka output; drop them with --out")
     if out is not None and out.exists() and not out.is_dir():
         raise _user_error(f"--out {out} exists and is not a directory")
-    updates: dict[str, object] = {"seed": seed, "scale": scale,
-                                  "background": background.value, "inject": inject}
+    if world not in ("drawn", "classic"):
+        raise _user_error(f"--world is drawn or classic, not {world!r}")
+    updates: dict[str, object] = {"inject": inject}
     if live:
         import time
 
         # Whole seconds keep the file's timestamps readable.
         updates["start"] = iso(int(time.time()) * 1000)
     try:
-        scenario = Scenario(**updates).with_settings(list(settings_ or []))  # type: ignore[arg-type]
+        if world == "drawn":
+            base = Scenario.drawn(seed, scale=scale, background=background.value)  # type: ignore[arg-type]
+            scenario = base.model_copy(update=updates).with_settings(list(settings_ or []))
+        else:
+            scenario = Scenario(seed=seed, scale=scale, background=background.value,  # type: ignore[arg-type]
+                                **updates).with_settings(list(settings_ or []))  # type: ignore[arg-type]
     except (ScenarioError, ValueError) as e:
         raise _user_error(f"bad scenario: {str(e).splitlines()[0]}") from None
     if live and scenario.background == "bitcoin-alpha":

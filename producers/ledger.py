@@ -136,9 +136,11 @@ class Ledger:
             ev = self._ev[ref]
             yield ref, self._ts[ref], ev["seller_id"], ev["amount"]
 
-    def finalize(self, rng: Generator, ids: IdFormats, *, first: int = 1) -> Finalized:
+    def finalize(self, rng: Generator, ids: IdFormats, *, first: int = 1,
+                 strip: frozenset[str] = frozenset()) -> Finalized:
         """Sort by time (stable), assign ids and tracking numbers, encode. Call once: afterwards
-        `event` gives only an event's type."""
+        `event` gives only an event's type. Optional fields named in ``strip`` are left out of
+        every event (a platform that does not send device ids sends them for nobody)."""
         order = np.argsort(np.asarray(self._ts, dtype=np.int64), kind="stable").tolist()
         counters = {k: first for k in _ID_FIELD}
         out = Finalized()
@@ -165,6 +167,8 @@ class Ledger:
             ts = self._ts[ref]
             ev["ts"] = fmt(ts)
             t = ev["type"]
+            for k in strip:
+                ev.pop(k, None)
             if t == "order":
                 if "buyer_registered" in ev:
                     ev["buyer_registered"] = fmt(ev["buyer_registered"])

@@ -38,8 +38,8 @@ from producers.texts import honest_text
 __all__ = ["AccountKind", "Seller", "Account", "World", "Marketplace", "Population",
            "ratings_for", "REFUND_REASONS", "invoice_time"]
 
-AccountKind = Literal["ordinary", "student", "business", "puppet", "reviewer", "bomber",
-                      "brusher"]
+AccountKind = Literal["ordinary", "student", "business", "employee", "puppet", "reviewer",
+                      "bomber", "brusher"]
 
 REFUND_REASONS = ("not as described", "damaged in transit", "changed my mind", "wrong size",
                   "quality problem", "late delivery")
@@ -81,6 +81,7 @@ class Account:
     office_ip: str | None = None
     campus_ip: str | None = None
     activity: float = 0.0  # expected organic orders over the period
+    review_p: float | None = None  # this buyer's review propensity (None: the market's rate)
     kind: AccountKind = "ordinary"
     role: str | None = None
     favourites: list[int] = field(default_factory=list)  # indices of organic sellers
@@ -107,14 +108,15 @@ def _office_hours(ts: IntOrArray) -> IntOrArray:
     return (local_weekday(ts) < 5) & (hour >= 9) & (hour < 18)
 
 
-def _own_ip(a: Account, u: float, office_hours: bool, cgnat: bool) -> str | None:
+def _own_ip(a: Account, u: float, office_hours: bool, cgnat: float) -> str | None:
     """The address account ``a`` orders from, given a uniform draw ``u``; None for a shared
-    carrier-grade NAT address (which the caller picks)."""
+    carrier-grade NAT address (which the caller picks; ``cgnat`` is the share of orders placed
+    from a mobile line)."""
     if a.campus_ip is not None and u < 0.85:
         return a.campus_ip
     if a.office_ip is not None and office_hours and u < 0.7:
         return a.office_ip
-    if cgnat and u > 0.65:
+    if cgnat and u > 1.0 - cgnat:
         return None
     return a.home_ip
 
@@ -129,6 +131,12 @@ class World:
         self.sellers: list[Seller] = []
         self.accounts: list[Account] = []
         self.cgnat: list[str] = []  # mobile carrier NAT addresses, shared by strangers
+        self.cgnat_use = 0.35  # share of orders placed from a mobile line (behind the NAT)
+        # random adversaries: each pattern instance draws its knobs from wide ranges
+        self.random_adversary = False
+        # seller id -> (first, last) activity, where the background is real data (episodes of
+        # patterns are then placed on sellers active around them)
+        self.active: dict[str, tuple[int, int]] = {}
         # seller id -> (from, to, factor, references of the padded invoices)
         self.invoice_padding: dict[str, tuple[int, int, float, list[int]]] = {}
         self.self_invoicing: set[str] = set()  # sellers whose invoices a pattern writes
@@ -174,16 +182,43 @@ class World:
 
     # ------------------------------------------------------------------ picking for roles
 
+    def episode(self, rng: Generator, min_days: float, max_days: float) -> tuple[int, int]:
+        """A random sub-period of ``min_days``..``max_days`` inside the simulated period (the
+        whole period when it is shorter): where one instance of a pattern or negative acts."""
+        c = self.clock
+        span = c.end_ms - c.start_ms
+        length = int(min(rng.uniform(min_days, max_days) * DAY, max(span - DAY, DAY)))
+        lo = c.start_ms + int(rng.uniform(0, max(span - length, 0)))
+        return lo, lo + length
+
+    def period(self, rng: Generator, min_days: float, max_days: float) -> tuple[int, int]:
+        """The whole simulated period when it is a market's few weeks, else (a real background
+        spanning years) an episode of ``min_days``..``max_days`` in it: where honest behaviour
+        that would otherwise run all period long (loyal customers, suppliers) takes place."""
+        c = self.clock
+        if c.end_ms - c.start_ms <= 120 * DAY:
+            return c.start_ms, c.end_ms
+        return self.episode(rng, min_days, max_days)
+
     def pick_sellers(self, rng: Generator, k: int, role: str, *,
                      size: tuple[float, float] = (0.2, 0.8),
                      quality: tuple[float, float] = (0.0, 1.0),
-                     digital: bool = False) -> list[Seller]:
+                     digital: bool = False, around: tuple[int, int] | None = None
+                     ) -> list[Seller]:
         """``k`` free sellers whose size rank (0 smallest, 1 largest) and quality are in range.
 
         A seller gets one role at most, so the signals of two patterns never mix on one seller.
+        On a real background (``World.active``), ``around`` prefers sellers active within 90
+        days of that period.
         """
         free = [s for s in self.sellers if s.role is None and s.weight > 0
                 and s.digital == digital]
+        if around is not None and self.active:
+            near = [s for s in free if s.id in self.active
+                    and self.active[s.id][0] - 90 * DAY <= around[1]
+                    and self.active[s.id][1] + 90 * DAY >= around[0]]
+            if len(near) >= max(k, 5):
+                free = near
         if not free:
             raise ValueError(f"no free seller left for {role}: raise the scale")
         ranked = sorted(free, key=lambda s: (s.weight, s.id))
@@ -202,10 +237,11 @@ class World:
 
     def pick_accounts(self, rng: Generator, k: int, role: str | None, *,
                       kinds: tuple[AccountKind, ...] = ("ordinary",),
-                      min_age_ms: int = 60 * DAY, distinct_households: bool = False
-                      ) -> list[Account]:
-        """``k`` established accounts, more likely the more active (they are the ones seen)."""
-        cutoff = self.clock.start_ms - min_age_ms
+                      min_age_ms: int = 60 * DAY, distinct_households: bool = False,
+                      at: int | None = None) -> list[Account]:
+        """``k`` established accounts (at least ``min_age_ms`` old at ``at``, default the start
+        of the period), more likely the more active (they are the ones seen)."""
+        cutoff = (self.clock.start_ms if at is None else at) - min_age_ms
         pool = [a for a in self.accounts
                 if a.kind in kinds and a.role is None and a.registered_ms <= cutoff]
         if distinct_households:
@@ -225,7 +261,8 @@ class World:
 
     def popular_sellers(self, rng: Generator, k: int) -> list[Seller]:
         """Free, physical sellers drawn by organic demand: where camouflage purchases go."""
-        pool = [s for s in self.sellers if s.role is None and s.weight > 0 and not s.digital]
+        pool = [s for s in self.sellers if s.role in (None, "popular_seller") and s.weight > 0
+                and not s.digital]
         if not pool and k > 0:
             raise ValueError("no free seller left for camouflage purchases: raise the scale")
         w = np.array([s.weight for s in pool])
@@ -235,7 +272,8 @@ class World:
     # ------------------------------------------------------------------ events
 
     def ip_for(self, rng: Generator, a: Account, ts: int) -> str:
-        ip = _own_ip(a, rng.random(), bool(_office_hours(ts)), bool(self.cgnat))
+        ip = _own_ip(a, rng.random(), bool(_office_hours(ts)),
+                     self.cgnat_use if self.cgnat else 0.0)
         return ip if ip is not None else self.cgnat[int(rng.integers(len(self.cgnat)))]
 
     def daily_invoice(self, ts: int, day: int, seller_id: str, amount: float,
@@ -289,7 +327,7 @@ class World:
                                    REFUND_REASONS[int(rng.integers(len(REFUND_REASONS)))])
             if r is not None:
                 out.append(r)
-        if rng.random() < review_rate:
+        if rng.random() < (review_rate if buyer.review_p is None else buyer.review_p):
             q = seller.quality * (0.5 if refunded else 1.0)
             rating = int(ratings_for(rng, np.array([q]))[0])
             delay = int((1.5 + rng.gamma(2.0, 1.5)) * DAY)
@@ -302,7 +340,11 @@ class World:
 
 @dataclass(frozen=True)
 class Population:
-    """Sizes and rates of the synthetic background (already scaled)."""
+    """Sizes and rates of the synthetic background (already scaled).
+
+    The defaults are the classic marketplace; a drawn world (`producers.scenario.Scenario.drawn`)
+    sets every field from wide ranges.
+    """
 
     sellers: int
     buyers: int
@@ -311,6 +353,19 @@ class Population:
     unlinked_review_share: float = 0.04
     new_account_share: float = 0.04
     favourite_share: float = 0.55
+    #: None: seller demand is lognormal(0, 1.3); else a power law P(w) ~ w^-alpha (capped)
+    popularity_alpha: float | None = None
+    #: Pareto shape of buyer activity (smaller: heavier buyers)
+    activity_shape: float = 1.6
+    #: mean extra favourite sellers per buyer (Poisson, plus one)
+    favourites_mean: float = 1.2
+    #: None: every buyer reviews at ``review_rate``; else propensities are Beta with that mean
+    #: and this concentration (small: a few heavy reviewers review almost everything)
+    review_concentration: float | None = None
+    household_card_share: float = 0.25
+    office_share: float = 0.15
+    cgnat_use: float = 0.35
+    price_sigma: float = 0.8
 
 
 class Marketplace:
@@ -322,8 +377,14 @@ class Marketplace:
     def populate(self, world: World, rng: Generator) -> None:
         c = world.clock
         n = self.pop.sellers
-        weight = rng.lognormal(0.0, 1.3, n)
-        price = np.clip(rng.lognormal(np.log(90), 0.8, n), 5, 5000)
+        alpha = self.pop.popularity_alpha
+        if alpha is None:
+            weight = rng.lognormal(0.0, 1.3, n)
+        else:
+            # Pareto draws (density ~ w^-alpha); the cap keeps one seller from taking most of
+            # the market at alpha near 1.5.
+            weight = np.minimum((1.0 - rng.random(n)) ** (-1.0 / (alpha - 1.0)), 3000.0)
+        price = np.clip(rng.lognormal(np.log(90), self.pop.price_sigma, n), 5, 5000)
         quality = rng.beta(6.0, 1.6, n)
         registered = c.start_ms - (np.exp(rng.uniform(np.log(0.3), np.log(8.0), n)) * YEAR)
         sellers = world.add_sellers(rng, n, registered=registered.astype(np.int64), price=price,
@@ -332,6 +393,7 @@ class Marketplace:
             s.exporter = e
         self._buyers(world, rng, self.pop.buyers)
         world.cgnat = world.ids.ip.many(max(40, self.pop.buyers // 15))
+        world.cgnat_use = self.pop.cgnat_use
 
     def _buyers(self, world: World, rng: Generator, n: int) -> None:
         c = world.clock
@@ -343,8 +405,14 @@ class Marketplace:
         new = c.start_ms + rng.uniform(0, 0.85, n) * span
         share = self.pop.new_account_share
         registered = np.where(u < share, new, np.where(u < share + 0.06, recent, old))
-        activity = self.pop.orders_per_buyer * (rng.pareto(1.6, n) + 1) * (0.6 / 1.6)
+        shape = self.pop.activity_shape
+        # Pareto with minimum 1 has mean shape / (shape - 1): scaled to orders_per_buyer.
+        activity = self.pop.orders_per_buyer * (rng.pareto(shape, n) + 1) * ((shape - 1) / shape)
         activity = np.minimum(activity, 60 * self.pop.orders_per_buyer)
+        review_p = None
+        if self.pop.review_concentration is not None:
+            m, k = self.pop.review_rate, self.pop.review_concentration
+            review_p = rng.beta(max(m * k, 1e-3), max((1 - m) * k, 1e-3), n)
         devices, payments = world.ids.device.many(n), world.ids.payment.many(n)
         extra = world.ids.device.many(n)
         has2 = rng.random(n) < 0.15
@@ -354,13 +422,13 @@ class Marketplace:
         household = np.repeat(np.arange(n), sizes)[:n]
         n_h = int(household[-1]) + 1
         h_addr, h_ip = world.ids.address.many(n_h), world.ids.ip.many(n_h)
-        h_card = rng.random(n_h) < 0.25
+        h_card = rng.random(n_h) < self.pop.household_card_share
         # A fifth of households also share a family tablet as everyone's second device.
         h_tablet = rng.random(n_h) < 0.2
         tablets = world.ids.device.many(n_h)
         first_of: dict[int, int] = {}
         # Offices of 5-60 colleagues share one NAT address on weekdays.
-        in_office = rng.random(n) < 0.15
+        in_office = rng.random(n) < self.pop.office_share
         office_sizes = rng.integers(5, 61, size=max(1, n // 20))
         office_of = np.repeat(np.arange(office_sizes.size), office_sizes)
         office_ip = world.ids.ip.many(office_sizes.size)
@@ -372,7 +440,8 @@ class Marketplace:
             pay = payments[first] if h_card[h] else payments[i]
             second = tablets[h] if h_tablet[h] else extra[i] if has2[i] else None
             a = Account(ids[i], reg[i], devices[i], pay, h_addr[h], h_ip[h],
-                        device2=second, activity=float(activity[i]))
+                        device2=second, activity=float(activity[i]),
+                        review_p=None if review_p is None else float(review_p[i]))
             if in_office[i] and cursor < office_of.size:
                 a.office_ip = office_ip[int(office_of[cursor])]
                 cursor += 1
@@ -390,7 +459,7 @@ class Marketplace:
         act = np.array([a.activity for a in buyers])
         lo = np.maximum(c.start_ms, reg + 10 * MINUTE)
         act = act * np.clip((c.end_ms - lo) / (c.end_ms - c.start_ms), 0, 1)
-        k_fav = 1 + np.minimum(rng.poisson(1.2, nb), 5)
+        k_fav = 1 + np.minimum(rng.poisson(self.pop.favourites_mean, nb), 5)
         fav = rng.choice(ns, size=(nb, 6), p=w)
         for a, row, k in zip(buyers, fav.tolist(), k_fav.tolist(), strict=True):
             a.favourites = row[:k]
@@ -415,7 +484,9 @@ class Marketplace:
         refund_share = np.where(refund_full, 1.0, rng.uniform(0.2, 0.6, n))
         refund_delay = np.where(cancelled, rng.uniform(2, 30, n) * HOUR,
                                 rng.uniform(2, 12, n) * DAY).astype(np.int64)
-        reviewed = ~cancelled & (rng.random(n) < self.pop.review_rate)
+        rate = np.array([self.pop.review_rate if a.review_p is None else a.review_p
+                         for a in buyers])
+        reviewed = ~cancelled & (rng.random(n) < rate[b])
         rating = ratings_for(rng, quality[s_idx] * np.where(refunded, 0.5, 1.0))
         review_delay = (np.where(digital[s_idx], rng.uniform(0.05, 2, n),
                                  1.5 + rng.gamma(2.0, 1.5, n)) * DAY).astype(np.int64)
@@ -434,7 +505,7 @@ class Marketplace:
              cx) in zip(*cols, strict=True):
             a = buyers[bi]
             s = sellers[si]
-            ip = _own_ip(a, iu, wh, bool(cgnat))
+            ip = _own_ip(a, iu, wh, world.cgnat_use if cgnat else 0.0)
             if ip is None:
                 ip = cgnat[cgi]
             amount = float(s.items[ki]) * q * cp
@@ -520,16 +591,26 @@ def invoice_time(rng: Generator, day: int) -> int:
     return local_day_start(day) + DAY + int(rng.uniform(20, 180) * MINUTE)
 
 
-def issue_invoices(world: World, rng: Generator) -> None:
+def issue_invoices(world: World, rng: Generator, share: float = 1.0) -> None:
     """One invoice per seller and local day with sales, issued overnight, matching the sales.
 
     Amounts differ from the day's sales by under 2% (discounts, rounding), except where a pattern
-    pads them; sellers whose invoices a pattern writes are left to it.
+    pads them; sellers whose invoices a pattern writes are left to it. With ``share`` < 1 only
+    that share of the sellers (and every padded one) sends invoices (a real background where
+    few sellers are registered with the tax agency's e-invoicing).
     """
     c = world.clock
+    invoicing = None
+    if share < 1.0:
+        ids = sorted({sid for _, _, sid, _ in world.ledger.orders()})
+        pick = rng.random(len(ids)) < share
+        invoicing = {sid for sid, p in zip(ids, pick.tolist(), strict=True) if p}
+        invoicing |= set(world.invoice_padding)
     daily: dict[tuple[int, str], list[float]] = {}
     for _, ts, sid, amount in world.ledger.orders():
         if not c.start_ms <= ts < c.end_ms or sid in world.self_invoicing:
+            continue
+        if invoicing is not None and sid not in invoicing:
             continue
         key = (local_day(ts), sid)
         acc = daily.setdefault(key, [0.0, 0.0])

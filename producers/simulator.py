@@ -64,6 +64,7 @@ def simulate(scenario: Scenario, *, dataset: Path | None = None) -> Simulation:
     if scenario.background == "synthetic":
         clock = Clock(scenario.start, scenario.days)
         world = World(clock, Ledger(clock.start_ms, clock.end_ms), Minters(stream(seed, "ids")))
+        world.random_adversary = scenario.adversary == "random"
         market = Marketplace(scenario.population())
         market.populate(world, stream(seed, "population"))
         patterns, negatives = _components(scenario)
@@ -75,7 +76,9 @@ def simulate(scenario: Scenario, *, dataset: Path | None = None) -> Simulation:
     else:
         world, labels, first = bitcoin_alpha.build_world(
             bitcoin_alpha.dataset_dir(dataset), stream(seed, "bitcoin-alpha"),
-            stream(seed, "ids"), days=scenario.days, inject_start=scenario.inject_start)
+            stream(seed, "ids"), days=scenario.days, inject_start=scenario.inject_start,
+            spread=scenario.spread)
+        world.random_adversary = scenario.adversary == "random"
         patterns, negatives = _components(scenario, bitcoin_alpha.INJECTABLE_NEGATIVES)
         market = None
         ids = bitcoin_alpha.ids()
@@ -88,15 +91,26 @@ def simulate(scenario: Scenario, *, dataset: Path | None = None) -> Simulation:
     if market is not None:
         market.paperwork(world, stream(seed, "paperwork"))
     else:
-        issue_invoices(world, stream(seed, "paperwork"))
+        # Spread over years, the real background's sellers do not all invoice every sale day.
+        issue_invoices(world, stream(seed, "paperwork"), share=0.1 if scenario.spread else 1.0)
     ledger = world.ledger
-    out = ledger.finalize(stream(seed, "finalize"), ids, first=first)
+    out = ledger.finalize(stream(seed, "finalize"), ids, first=first,
+                          strip=scenario.stripped_fields())
     period = ((ledger.lo_ms, ledger.hi_ms) if scenario.background != "synthetic"
               else (world.clock.start_ms, world.clock.end_ms))
     truth = build_truth(seed=seed, scale=scenario.scale, background=scenario.background,
                         period=period, ledger=ledger, out=out, patterns=p_inst,
-                        negatives=n_inst, labels=labels)  # type: ignore[arg-type]
+                        negatives=n_inst, labels=labels,  # type: ignore[arg-type]
+                        world=_world_summary(scenario))
     return Simulation(scenario, out, truth, time.perf_counter() - t0)
+
+
+def _world_summary(scenario: Scenario) -> dict[str, object]:
+    """What the truth says of the world the events come from (drawn knobs included)."""
+    return {"world": scenario.world, "adversary": scenario.adversary,
+            "sellers": scenario.population().sellers, "buyers": scenario.population().buyers,
+            "days": scenario.days, "orders_per_buyer": scenario.orders_per_buyer,
+            "review_rate": scenario.review_rate, "market": scenario.market.model_dump()}
 
 
 def write(sim: Simulation, out_dir: Path) -> tuple[Path, Path]:

@@ -16,7 +16,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from credence.contract import iso
-from producers.base import Instance, NegativeName, PatternName
+from producers.base import FAMILIES, Instance, NegativeName, PatternName
 from producers.ledger import Finalized, Ledger
 
 __all__ = ["PatternTruth", "NegativeTruth", "Truth", "build_truth", "write_truth", "read_truth"]
@@ -31,6 +31,7 @@ class _M(BaseModel):
 class PatternTruth(_M):
     id: str
     pattern: PatternName
+    family: str = ""
     start: str
     end: str
     culprit_sellers: list[str]
@@ -69,6 +70,7 @@ class Truth(_M):
     victims: list[str]
     honest_sellers: list[str]
     labels: dict[str, Label]
+    world: dict[str, Any] = {}
 
 
 def _span(ledger: Ledger, refs: list[int], default: tuple[int, int]) -> tuple[str, str]:
@@ -101,7 +103,8 @@ def _counts(out: Finalized) -> dict[str, int]:
 
 def build_truth(*, seed: int, scale: float, background: str, period: tuple[int, int],
                 ledger: Ledger, out: Finalized, patterns: list[Instance],
-                negatives: list[Instance], labels: dict[str, Label] | None = None) -> Truth:
+                negatives: list[Instance], labels: dict[str, Label] | None = None,
+                world: dict[str, Any] | None = None) -> Truth:
     ids = out.ids
 
     def pub(refs: list[int]) -> list[str]:
@@ -112,7 +115,8 @@ def build_truth(*, seed: int, scale: float, background: str, period: tuple[int, 
     for p in patterns:
         start, end = _span(ledger, p.orders + p.reviews + p.records, period)
         p_truth.append(PatternTruth(
-            id=p.id, pattern=p.name, start=start, end=end,  # type: ignore[arg-type]
+            id=p.id, pattern=p.name, family=FAMILIES[p.name],  # type: ignore[index]
+            start=start, end=end,  # type: ignore[arg-type]
             culprit_sellers=sorted(p.sellers), culprit_accounts=sorted(p.accounts),
             victims=sorted(p.victims), order_ids=pub(p.orders), review_ids=pub(p.reviews),
             record_ids=pub(p.records),
@@ -136,7 +140,8 @@ def build_truth(*, seed: int, scale: float, background: str, period: tuple[int, 
     return Truth(seed=seed, scale=scale, background=background, start=iso(period[0]),
                  end=iso(period[1]), counts=counts, patterns=p_truth, hard_negatives=n_truth,
                  culprit_sellers=culprit_sellers, culprit_accounts=culprit_accounts,
-                 victims=victims, honest_sellers=honest, labels=dict(labels or {}))
+                 victims=victims, honest_sellers=honest, labels=dict(labels or {}),
+                 world=dict(world or {}))
 
 
 def write_truth(truth: Truth, path: Path) -> None:

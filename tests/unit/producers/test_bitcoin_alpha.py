@@ -10,6 +10,7 @@ import pytest
 
 from credence.contract import parse_event, parse_ts
 from producers import bitcoin_alpha
+from producers.base import PATTERN_NAMES
 from producers.bitcoin_alpha import STARS, stars
 from producers.scenario import Scenario
 from producers.simulator import simulate, write
@@ -78,9 +79,7 @@ def test_labels_are_the_truth_labels(converted):
 def test_patterns_injected_into_the_final_weeks():
     sim = simulate(Scenario(background="bitcoin-alpha", scale=0.5))
     t = sim.truth
-    assert {p.pattern for p in t.patterns} == {
-        "wash_ring", "circular_trading", "slow_wash", "review_farm", "brushing",
-        "review_bombing", "invoice_padding", "invoice_without_sales"}
+    assert {p.pattern for p in t.patterns} == set(PATTERN_NAMES)
     assert {n.kind for n in t.hard_negatives} == set(bitcoin_alpha.INJECTABLE_NEGATIVES)
     users = set()
     with (DATA / "ratings.csv").open() as f:

@@ -20,7 +20,7 @@ SCALE = "0.04"
 
 def _run(tmp_path, name, seed=7):
     d = tmp_path / name
-    write(simulate(Scenario(seed=seed, scale=float(SCALE))), d)
+    write(simulate(Scenario.drawn(seed, scale=float(SCALE))), d)
     return (d / "events.jsonl").read_bytes(), (d / "truth.json").read_bytes()
 
 

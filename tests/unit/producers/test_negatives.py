@@ -131,3 +131,40 @@ def test_campus_ip_dorm_rooms_hold_four_to_six_students():
         assert all(4 <= s <= 6 for s in sizes[:-1]), sizes
         assert 1 <= sizes[-1] <= 6
         assert sum(sizes) == len(students)
+
+
+def test_corporate_buyers_share_a_card_and_an_address_but_are_old_and_ship(small):
+    orders = small.by_id("order_id")
+    for n in _instances(small, "corporate_buyers"):
+        staff = set(n.accounts)
+        theirs = [o for o in orders.values() if o["buyer_id"] in staff]
+        assert len(staff) >= 4
+        assert len({o["payment_id"] for o in theirs}) == 1  # one company card
+        assert len({o["address_id"] for o in theirs}) == 1  # one office
+        assert len({o["device_id"] for o in theirs}) >= len(staff)  # their own phones
+        assert all(o["tracking_no"] for o in theirs)
+        start = parse_ts(small.truth.start)
+        assert all(parse_ts(o["buyer_registered"]) < start - YEAR / 2 for o in theirs)
+        supplies = [orders[i] for i in n.order_ids]
+        assert {o["seller_id"] for o in supplies} == set(n.sellers)
+        assert len({o["seller_id"] for o in theirs}) > len(n.sellers)  # they shop elsewhere
+
+
+def test_b2b_trade_is_seller_to_seller_with_independent_amounts(small):
+    orders = small.by_id("order_id")
+    for n in _instances(small, "b2b_trade"):
+        group = set(n.sellers)
+        trade = [orders[i] for i in n.order_ids]
+        assert 3 <= len(group) <= 6
+        assert all(o["buyer_id"] in group and o["seller_id"] in group for o in trade)
+        pairs = {(o["buyer_id"], o["seller_id"]) for o in trade}
+        assert len(pairs) >= len(group)  # every member buys from another
+        assert len({round(o["amount"]) for o in trade}) > len(trade) / 2  # amounts vary
+
+
+def test_popular_sellers_are_the_top_sellers_by_demand(small):
+    for n in _instances(small, "popular_seller"):
+        assert n.params["rank"] >= 1 and n.order_ids
+    counts = Counter(e["seller_id"] for e in small.events if e["type"] == "order")
+    q75 = sorted(counts.values())[int(0.75 * len(counts))]
+    assert all(counts[n.sellers[0]] >= q75 for n in _instances(small, "popular_seller"))

@@ -179,3 +179,21 @@ def test_invoices_without_sales(small):
         assert count[seller] <= 2
         assert sum(records[i]["amount"] for i in p.record_ids) > 50_000
         assert all(records[i]["source"] == "invoice" for i in p.record_ids)
+
+
+def test_proxy_ring_puppets_share_no_identifier(small):
+    orders = small.by_id("order_id")
+    for p in _instances(small, "proxy_ring"):
+        wash = [orders[i] for i in p.order_ids]
+        puppets = set(p.culprit_accounts)
+        assert {o["buyer_id"] for o in wash} == puppets
+        for field in ("device_id", "payment_id", "address_id"):
+            holders: dict[str, set[str]] = defaultdict(set)
+            for o in orders.values():
+                holders[o[field]].add(o["buyer_id"])
+            # every puppet's own identifiers, held by it alone
+            assert all(len(holders[o[field]]) == 1 for o in wash)
+        # IPs come from a proxy pool the puppets share
+        assert len({o["ip"] for o in wash}) < len(wash)
+        per = Counter(o["buyer_id"] for o in wash)
+        assert min(per.values()) >= 1 and sum(per.values()) >= 2 * len(puppets)

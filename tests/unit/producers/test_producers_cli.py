@@ -107,8 +107,8 @@ def test_produce_missing_file_is_a_one_line_error(tmp_path, recorder, capsys):
 
 
 def test_simulate_writes_files(tmp_path, capsys):
-    assert run(["simulate", "--out", str(tmp_path / "o"), "--scale", "0.03",
-                "--set", "wash_ring.count=40", "--no-progress"]) == 0
+    assert run(["simulate", "--out", str(tmp_path / "o"), "--scale", "0.03", "--world",
+                "classic", "--set", "wash_ring.count=40", "--no-progress"]) == 0
     assert "wrote" in capsys.readouterr().out
     truth = orjson.loads((tmp_path / "o" / "truth.json").read_bytes())
     assert sum(p["pattern"] == "wash_ring" for p in truth["patterns"]) == 1

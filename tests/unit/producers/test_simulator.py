@@ -17,9 +17,9 @@ def test_every_event_validates_against_the_contract(small):
     kinds = Counter(parse_event(line).type for line in lines)
     assert set(kinds) == {"order", "refund", "review", "record"}
     sources = Counter(e["source"] for e in small.events if e["type"] == "record")
-    # Exactly what the small scenario's seed gives: the rare sources are Poisson draws per
-    # seller, and ipr and registry came out zero here.
-    assert set(sources) == {"invoice", "customs", "court"}
+    # The rare sources (court, ipr, registry) are Poisson draws per seller: some may be absent.
+    assert {"invoice", "customs"} <= set(sources) <= {"invoice", "customs", "court", "ipr",
+                                                      "registry"}
 
 
 def test_lines_are_compact_json_with_iso_utc_milliseconds(small):
