@@ -263,19 +263,53 @@ def eval_(
     files: Annotated[list[Path] | None, typer.Argument(
         help="EVENTS TRUTH: an events.jsonl and its truth.json (default: simulate)")] = None,
     scenario: Annotated[list[str] | None, typer.Option(
-        help="simulated scenario(s) to evaluate: synthetic, bitcoin-alpha (repeatable)")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="simulation seed")] = 7,
+        help="simulated background(s): synthetic, bitcoin-alpha (repeatable)")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="simulation seed (with --worlds: the "
+                                      "first of N consecutive seeds)")] = 7,
     scale: Annotated[float, typer.Option(min=0.01, max=20, help="simulation scale")] = 1.0,
+    worlds: Annotated[int | None, typer.Option(min=1, max=1000, help="evaluate N drawn worlds "
+                                               "and report the mean and the worst")] = None,
+    world: Annotated[str, typer.Option(help="drawn: the seed draws the whole world; classic: "
+                                       "the fixed classic scenario")] = "drawn",
+    jobs: Annotated[int, typer.Option(min=1, max=64, help="worlds evaluated in parallel")] = 2,
+    keep: Annotated[bool, typer.Option(help="with --worlds: keep each world's events and "
+                                       "replay outputs under OUT")] = False,
     out: Annotated[Path, typer.Option(help="directory for the report(s)")] = Path("reports"),
 ) -> None:
     """Replay events with known truth and report detection quality and score behaviour.
 
-    Prints per pattern: seller and account precision/recall/F1, account ROC AUC and average
-    precision, hours to first alert; victims and hard negatives blacklisted; writes
-    OUT/<scenario>/report.md with PR-curve and time-to-detect plots.
+    Prints per pattern and family: seller and account precision/recall/F1 of the final
+    blacklist, account ROC AUC and average precision of the final suspicion, hours to first
+    alert; victims, hard negatives and honest entities ever listed; writes
+    OUT/<scenario>/report.md with PR-curve and time-to-detect plots. With --worlds N, draws N
+    worlds from seeds SEED..SEED+N-1 and prints the mean and the worst world
+    (OUT/worlds-<scenario>.md and .json).
     """
     from credence.evaluation import evaluate, write_report
 
+    backgrounds = scenario or ["synthetic"]
+    for name in backgrounds:
+        if name not in ("synthetic", "bitcoin-alpha"):
+            raise UserError(f"unknown scenario {name!r} (synthetic or bitcoin-alpha)")
+    if world not in ("drawn", "classic"):
+        raise UserError(f"--world is drawn or classic, not {world!r}")
+    if worlds is not None:
+        if files:
+            raise UserError("--worlds simulates its worlds: drop EVENTS TRUTH")
+        from credence.worlds import aggregate, dump, run_worlds, table
+
+        for name in backgrounds:
+            results = run_worlds(range(seed, seed + worlds), scale=scale, background=name,
+                                 jobs=jobs, keep=out / f"worlds-{name}" if keep else None,
+                                 echo=lambda m: typer.echo(m, err=True))
+            agg = aggregate(results)
+            text = table(agg, name)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"worlds-{name}.md").write_text(text + "\n")
+            dump(results, agg, out / f"worlds-{name}.json")
+            typer.echo(text)
+            typer.echo(f"\nreport: {out / f'worlds-{name}.md'}\n")
+        return
     runs: list[tuple[str, Path, Path]] = []
     if files:
         if len(files) != 2:
@@ -288,10 +322,11 @@ def eval_(
         from producers.scenario import Scenario
         from producers.simulator import simulate, write
 
-        for name in scenario or ["synthetic"]:
-            if name not in ("synthetic", "bitcoin-alpha"):
-                raise UserError(f"unknown scenario {name!r} (synthetic or bitcoin-alpha)")
-            sim = simulate(Scenario(seed=seed, scale=scale, background=name))  # type: ignore[arg-type]
+        for name in backgrounds:
+            sc = (Scenario.drawn(seed, scale=scale, background=name)  # type: ignore[arg-type]
+                  if world == "drawn"
+                  else Scenario(seed=seed, scale=scale, background=name))  # type: ignore[arg-type]
+            sim = simulate(sc)
             ev, tr = write(sim, out / name / "input")
             runs.append((name, ev, tr))
     for name, ev, tr in runs:

@@ -1,16 +1,18 @@
 """`credence eval`: replay events with known truth and measure detection and scoring.
 
-Per injected pattern (truth.json from `credence simulate`):
+Per injected pattern and per pattern family (truth.json from `credence simulate`):
 
-* seller and account precision, recall and F1 of the blacklist (an entity counts as flagged if it
-  was ever added automatically). Precision is pattern-specific on the true side and global on the
-  false side: FP are honest entities flagged, whatever pattern they were mistaken for;
-* ROC AUC and average precision of the peak suspicion of accounts (positives: the pattern's
-  culprit accounts; negatives: every honest account);
+* seller and account precision, recall and F1 of the *final* blacklist (an entity counts as
+  flagged if it is listed when the input ends, as the registry reading the compacted topic sees
+  it). Precision is pattern-specific on the true side and global on the false side: FP are
+  honest entities listed, whatever pattern they were mistaken for;
+* ROC AUC and average precision of the accounts' final suspicion (``suspicion.jsonl``;
+  positives: the pattern's culprit accounts; negatives: every honest account);
 * time from the pattern's start to its first alert (an alert on a culprit seller or victim, or
   implicating a culprit account).
 
-Across patterns: victims blacklisted, hard-negative entities blacklisted; credit scores of
+Across patterns, counting every entity *ever* listed automatically (stricter than the final
+list): victims, hard-negative entities by kind, honest sellers and accounts; credit scores of
 culprits before the pattern, at their peak and at the end; honest sellers' scores across their
 own hard-negative events; with labels (Bitcoin-Alpha, Kumar et al. ICDM 2016 / WSDM 2018), the
 ROC AUC of a low score against the "fraudulent" label.
@@ -60,6 +62,7 @@ class Report:
     seconds: float
     patterns: list[dict[str, Any]] = field(default_factory=list)
     by_pattern: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_family: dict[str, dict[str, Any]] = field(default_factory=dict)
     victims: dict[str, Any] = field(default_factory=dict)
     hard_negatives: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
@@ -82,12 +85,16 @@ def evaluate(settings: Settings, events: Path, truth_path: Path, scenario: str =
     outs = rep.outputs or Outputs()
     report = Report(scenario, stats.events, round(stats.seconds, 2))
 
-    flagged: dict[str, int] = {}  # entity → first auto add (event time)
+    ever: dict[str, int] = {}  # entity → first auto add (event time)
+    listed: dict[str, bool] = {}  # entity → listed after the last entry
     for b in outs.blacklist:
         if b.action == "add" and b.by == "auto":
-            flagged.setdefault(b.entity_id, parse_ts(b.ts))
+            ever.setdefault(b.entity_id, parse_ts(b.ts))
+        listed[b.entity_id] = b.action == "add"
+    flagged = {e: ever.get(e, 0) for e, on in listed.items() if on}
     etype = engine.entity_type
-    peak = engine.peak
+    # The accounts' suspicion as `suspicion.jsonl` gives it when the input ends.
+    peak = {r.entity_id: r.score for r in engine.suspicion_rows()}
     culprit_s = set(truth["culprit_sellers"])
     culprit_a = set(truth["culprit_accounts"])
     victims = set(truth["victims"])
@@ -96,6 +103,8 @@ def evaluate(settings: Settings, events: Path, truth_path: Path, scenario: str =
     honest_accounts = {e for e, t in etype.items() if t == "account"} - culprits
     fp_s = sorted(e for e in flagged if e in honest_sellers)
     fp_a = sorted(e for e in flagged if e in honest_accounts)
+    ever_s = sorted(e for e in ever if e in honest_sellers)
+    ever_a = sorted(e for e in ever if e in honest_accounts)
     neg_scores = [peak.get(a, 0.0) for a in sorted(honest_accounts)]
 
     def detection(cs: set[str], ca: set[str]) -> dict[str, Any]:
@@ -146,7 +155,17 @@ def evaluate(settings: Settings, events: Path, truth_path: Path, scenario: str =
         }
         if ca:
             report.curves[name] = _pr_curve([peak.get(a, 0.0) for a in sorted(ca)], neg_scores)
-    report.victims = {"count": len(victims), "blacklisted": sorted(victims & flagged.keys())}
+    family_of = {p["pattern"]: p.get("family", p["pattern"]) for p in truth["patterns"]}
+    fam: dict[str, tuple[set[str], set[str], int]] = {}
+    for name, (cs, ca) in sorted(culprits_of.items()):
+        f = family_of[name]
+        s0, a0, n0 = fam.get(f, (set(), set(), 0))
+        fam[f] = (s0 | cs, a0 | ca, n0 + len(groups[name]))
+    for f, (cs, ca, n) in sorted(fam.items()):
+        row = detection(cs, ca)
+        del row["seller_tp"], row["account_tp"]
+        report.by_family[f] = {"instances": n, "sellers": len(cs), "accounts": len(ca), **row}
+    report.victims = {"count": len(victims), "blacklisted": sorted(victims & ever.keys())}
     hn_entities: dict[str, set[str]] = defaultdict(set)
     for h in truth["hard_negatives"]:
         hn_entities[h["kind"]] |= (set(h.get("sellers", [])) | set(h.get("accounts", []))) \
@@ -154,14 +173,16 @@ def evaluate(settings: Settings, events: Path, truth_path: Path, scenario: str =
     all_hn = set().union(*hn_entities.values()) if hn_entities else set()
     report.hard_negatives = {
         "entities": len(all_hn),
-        "blacklisted": len(all_hn & flagged.keys()),
-        "share": round(len(all_hn & flagged.keys()) / len(all_hn), 4) if all_hn else 0.0,
-        "by_kind": {k: {"entities": len(v), "blacklisted": sorted(v & flagged.keys())[:20]}
+        "blacklisted": len(all_hn & ever.keys()),
+        "share": round(len(all_hn & ever.keys()) / len(all_hn), 4) if all_hn else 0.0,
+        "by_kind": {k: {"entities": len(v), "blacklisted": sorted(v & ever.keys())[:20],
+                        "listed": len(v & ever.keys())}
                     for k, v in sorted(hn_entities.items())},
     }
     report.overall = {
-        "honest_sellers_blacklisted": len(fp_s), "honest_accounts_blacklisted": len(fp_a),
-        "false_positive_examples": (fp_s + fp_a)[:20],
+        "honest_sellers_blacklisted": len(ever_s), "honest_accounts_blacklisted": len(ever_a),
+        "honest_sellers_listed_at_end": len(fp_s), "honest_accounts_listed_at_end": len(fp_a),
+        "false_positive_examples": (ever_s + ever_a)[:20],
         "alerts": len(outs.alerts), "blacklist_entries": len(outs.blacklist),
         "scores": len(outs.scores), "events_per_s": round(stats.events_per_s),
         "median_hours_to_first_alert": _median([r["hours_to_first_alert"]
