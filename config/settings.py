@@ -64,8 +64,11 @@ class Settings(BaseSettings):
 
     # --- detection and scoring policy ---
     blacklist_threshold: float = Field(0.8, gt=0, le=1, description="suspicion that blacklists")
-    blacklist_release: float = Field(0.3, ge=0, lt=1, description="suspicion below which an "
-                                     "automatic blacklist entry is removed (hysteresis)")
+    blacklist_release: float = Field(0.3, ge=0, lt=1, description="least own score for an "
+                                     "alert to count against an implicated account or seller")
+    listing_expiry_days: int = Field(0, ge=0, description="if set, an automatic listing ends "
+                                     "after this many days of event time without new evidence "
+                                     "(0: it is kept until an inspector dismisses or lifts it)")
     alert_cooldown_seconds: int = Field(6 * 3600, ge=0, description="one alert per seller and "
                                         "detector in this much event time, unless it escalates")
     score_step: int = Field(5, ge=1, description="publish a score that moved this many points")

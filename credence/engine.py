@@ -33,7 +33,7 @@ from credence.contract import Suspicion as SuspicionRow
 from credence.features import FeatureModel
 from credence.fusion import Fusion, Suspicion
 from credence.ledger import Ledger
-from credence.policy import BlacklistPolicy
+from credence.policy import DAY_MS, BlacklistPolicy
 from credence.sequencer import Tick
 from credence.store.base import NEW
 from credence.store.memory import MemoryStore
@@ -81,7 +81,8 @@ class Engine:
                 d.name for d in self.detectors
                 if (d.review_based if d.review_based is not None else d.observes <= {"review"})))
         self.alerting = Alerting(settings.alert_cooldown_seconds * 1000)
-        self.policy = BlacklistPolicy(settings.blacklist_threshold, settings.blacklist_release)
+        self.policy = BlacklistPolicy(settings.blacklist_threshold, settings.blacklist_release,
+                                      expiry_ms=settings.listing_expiry_days * DAY_MS)
         self.ledger = Ledger()
         self.scorer = scorer if scorer is not None else Scorer(settings, self.store, self.model)
         self.entity_type: dict[str, EntityType] = {}
@@ -159,8 +160,9 @@ class Engine:
             for entity, own in (*f.accounts.items(), *f.sellers.items()):
                 if own >= self.policy.release:
                     self.policy.note_alert(entity, alert.alert_id, f.ts, f.detector)
-        # Automatic entries are re-checked once an hour of event time, so they can be released as
-        # suspicion decays (half-life of weeks: an hour is fine-grained enough).
+        # Automatic entries are re-checked once an hour of event time, so that their expiry
+        # (days without new evidence) is applied on time.
+        evidence = set(touched)
         hour = self.now // 3_600_000
         if hour != self._rechecked_hour:
             self._rechecked_hour = hour
@@ -170,13 +172,14 @@ class Engine:
         forced = {s for s in affected if self.entity_type.get(s) == "seller"}
         discount_from = self.scorer.discount_from
         for entity in sorted(touched):
-            s = self.fusion.suspicion(entity, self.now)
+            s = self.suspicion(entity)
             out.suspicion[entity] = s
             if s.score > self.peak.get(entity, 0.0):
                 self.peak[entity] = s.score
             etype = self.entity_type.get(entity, "account")
             entry = self.policy.update(entity, etype, s.score, touched[entity],
-                                       victim=self.fusion.is_victim(entity, self.now))
+                                       victim=self.fusion.is_victim(entity, self.now),
+                                       evidence=entity in evidence)
             if entry is not None:
                 out.blacklist.append(entry)
             if etype == "seller" and (entry is not None or self.scorer.moved(entity, s.score)):
@@ -204,10 +207,17 @@ class Engine:
 
     # ------------------------------------------------------------------ views
 
+    def suspicion(self, entity: str) -> Suspicion:
+        """An entity's suspicion now: fused evidence and its memory, and at least the level at
+        which an automatic listing that still stands was made."""
+        s = self.fusion.suspicion(entity, self.now)
+        kept = self.policy.listed_level(entity)
+        return Suspicion(max(s.score, kept), s.detectors) if kept > s.score else s
+
     def suspicion_rows(self) -> list[SuspicionRow]:
         rows = []
         for entity in sorted(self.entity_type):
-            s = self.fusion.suspicion(entity, self.now)
+            s = self.suspicion(entity)
             rows.append(SuspicionRow(entity_id=entity, entity_type=self.entity_type[entity],
                                      score=s.score, detectors=s.detectors))
         return rows

@@ -8,23 +8,43 @@ def _d(action: str, entity: str = "s1", ts: int = 10) -> Decision:
     return Decision(entity_id=entity, entity_type="seller", action=action, inspector="ann", ts=ts)
 
 
-def test_threshold_and_hysteresis():
+DAY = 86_400_000
+
+
+def test_an_automatic_listing_is_kept_when_suspicion_decays():
+    """Issue 10, class 5: decay never removes a listing; only an inspector (or, when set, the
+    expiry) does, and the entry says so."""
     p = BlacklistPolicy(threshold=0.8, release=0.3)
     assert p.update("s1", "seller", 0.79, 1) is None
     add = p.update("s1", "seller", 0.85, 2)
     assert add is not None and add.action == "add" and add.by == "auto"
-    assert p.update("s1", "seller", 0.5, 3) is None  # between the levels: unchanged
-    rm = p.update("s1", "seller", 0.2, 4)
+    assert "kept until an inspector" in add.reason
+    for t, level in ((3, 0.5), (4, 0.2), (900 * DAY, 0.0)):
+        assert p.update("s1", "seller", level, t, evidence=False) is None
+    assert p.listed_level("s1") == 0.85
+
+
+def test_a_listing_expires_only_after_the_set_days_without_new_evidence():
+    p = BlacklistPolicy(threshold=0.8, expiry_ms=90 * DAY)
+    add = p.update("s1", "seller", 0.9, 0)
+    assert add is not None and "90 days pass without new evidence" in add.reason
+    assert p.update("s1", "seller", 0.6, 80 * DAY) is None  # new evidence at day 80
+    assert p.update("s1", "seller", 0.1, 169 * DAY, evidence=False) is None
+    p.note_alert("s1", "a1", 170 * DAY, "cohort")  # an alert naming it is new evidence too
+    assert p.update("s1", "seller", 0.1, 259 * DAY, evidence=False) is None
+    rm = p.update("s1", "seller", 0.1, 260 * DAY, evidence=False)
     assert rm is not None and rm.action == "remove" and rm.by == "auto"
+    assert rm.reason.startswith("expired: no new evidence in 90 days")
 
 
 def test_repeated_alerts_from_two_detectors_list_an_entity_below_the_threshold():
-    p = BlacklistPolicy(threshold=0.8, release=0.3, repeat_alerts=3)
+    p = BlacklistPolicy(threshold=0.8, release=0.3, repeat_alerts=3, repeat_min=0.7)
     for i in range(3):
         p.note_alert("s1", f"a{i}", i, "dense_block")
-    assert p.update("s1", "seller", 0.5, 5) is None  # one detector re-alerting one episode
+    assert p.update("s1", "seller", 0.75, 5) is None  # one detector re-alerting one episode
     p.note_alert("s1", "a3", 6, "sock_puppets")
-    entry = p.update("s1", "seller", 0.5, 7)
+    assert p.update("s1", "seller", 0.6, 6) is None  # corroborated, but too weak
+    entry = p.update("s1", "seller", 0.75, 7)
     assert entry is not None and entry.alert_ids == ["a0", "a1", "a2", "a3"]
 
 
