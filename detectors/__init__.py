@@ -23,6 +23,7 @@ REGISTRY: list[str] = [
     "detectors.identity:SockPuppets",
     "detectors.dense_block:DenseBlock",
     "detectors.edge_burst:EdgeBurst",
+    "detectors.cohort:PuppetCohort",
 ]
 
 

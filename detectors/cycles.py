@@ -10,22 +10,30 @@ the trade graph of each token per window, then keep those whose members' net pos
 Adaptation to a marketplace stream. An order whose ``buyer_id`` is a seller (an id seen as
 ``seller_id`` in any event; the two share one namespace) is a seller→seller money edge
 buyer → seller. The graph of sellers trading with sellers is small, so it is kept in full over a
-sliding ``window_days`` and searched *incrementally*: when a new edge u→v arrives, a depth-first
-search looks for paths v → … → u of at most ``max_len − 1`` edges (cycles of 2..``max_len``
-sellers), following at each node only the ``max_fanout`` neighbours whose best edge amount
-matches the new edge's (at least ``match_min``), and at most ``max_expand`` nodes per edge.
-Volume matching on a cycle becomes: on each hop pick the edge whose amount is closest to the
-new edge's; the cycle's match is min/max of those amounts (1 when the same sum goes round).
+sliding ``window_days`` and searched *incrementally*: when a new edge u→v arrives, a backward
+depth-first search looks for the chain that brought the money to u: an edge y→u *before* it
+(within ``hop_hours``) whose amount is within a factor ``1 + drift`` of the next one's, then an
+edge into y before that, and so on, until the chain starts at v: a cycle of 2..``max_len``
+sellers closed by the new edge, at most ``max_fanout`` neighbours and ``max_expand`` node visits
+per edge. Volume matching is thus hop by hop and loose (issue 10, class 4: rings whose amounts
+drift 10-30% per hop, hops hours to days apart), and the order in time is what makes it a flow
+of money rather than trade that happens to close a loop.
 
-A cycle *closure* scores ``base · m · c`` with ``m`` the match rescaled from ``match_min`` (0) to
-``match_full`` (1), ``c`` the time compactness (1 when the chosen edges span at most
-``compact_hours``, decaying beyond), ``base`` much lower for 2-cycles: reciprocal trade is the
-norm in some markets (on Bitcoin-Alpha, as in OTC trading generally, most partners trade both
-ways), so only repeated, tightly matched rounds of a pair report. Volume matching is tight, as
-in the paper (positions must net out): the match term is 0 below ``match_min`` (amounts more
-than 20% apart) and 1 from ``match_full``. Repetition: closures of the same cycle (same sellers,
-same direction) within ``memory_days`` that share no order are independent rounds, combined by
-a noisy-OR, so a ring that goes round twice reaches blacklisting.
+Significance. Honest sellers supplying each other close cycles too, and a dense two-way market
+(Bitcoin-Alpha, OTC trading) is full of them. What chance does not give is the same cycle
+closing as a chain *again and again*. For a cycle, ``R`` is the number of its chained closures
+that share no order (rounds); under the null that each pair of sellers trades at its own rate
+with independent times and amounts, the expected number of chained closures is
+``n_max * prod_i (1 - exp(-rate_i * H * m_i))`` over the hops other than the busiest one
+(``m_i``: the chance that a hop's order matches one of the previous hop within the drift,
+measured on the pairs of orders too far apart in time to be one chain, shrunk towards the
+market's rate for random seller-to-seller orders; ``H`` the hop delay allowed): the best of 6 h,
+24 h and ``hop_hours`` and of drifts 2%, 10%, 20% and ``drift``, corrected for trying twelve (a
+ring passing the same sum is judged at 2%, where chance matches few honest orders). The surprise
+``-log10 P(X >= R)`` (Poisson) becomes a score through `detectors.nulls.significance`, with a
+stricter ``full_two`` for two-seller cycles (reciprocal trade is the norm in some markets); it is
+scaled down when less than ``closed_full`` of the members' seller-to-seller volume stays among
+them. A cycle needs ``min_rounds`` rounds to be reported.
 
 Before a ring closes, its money is visible as a *relay*: a seller receives a sum from a seller
 and, within ``relay_hours``, pays the same sum (within ``relay_match``) to another seller. A relay
@@ -47,12 +55,14 @@ seller→seller edges of ``window_days``, parked orders of ``pending_hours`` (at
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from credence.contract import Event, EventType, Order
 from detectors.base import Detector, Finding, bounded
+from detectors.nulls import poisson_tail_nlp, significance
 
 __all__ = ["CircularTrading"]
 
@@ -74,6 +84,8 @@ class _Closure:
     amounts: tuple[float, ...]
     match: float
     span_ms: int
+    gap_ms: int = 0  # the longest delay between two hops
+    drift: float = 0.0  # the largest factor between two hops' amounts, minus 1
 
 
 @dataclass
@@ -90,48 +102,50 @@ class _Hit:
     members: tuple[str, ...]
     closures: list[_Closure]
     ts: int
+    surprise: float = 0.0
+    expected: float = 0.0
 
 
 class CircularTrading(Detector):
-    """Cycles of sellers buying from each other with matched amounts, found incrementally."""
+    """Cycles of sellers passing money round in chained rounds, judged against chance."""
 
     name: ClassVar[str] = "circular_trading"
     observes: ClassVar[frozenset[EventType]] = frozenset({"order", "refund", "review", "record"})
 
-    def __init__(self, *, window_days: float = 7.0, max_len: int = 5, max_fanout: int = 16,
-                 max_expand: int = 2000, max_cycles: int = 16, match_min: float = 0.8,
-                 match_full: float = 0.97, compact_hours: float = 24.0, base: float = 0.7,
-                 base_two: float = 0.3, memory_days: float = 14.0, max_closures: int = 32,
+    def __init__(self, *, window_days: float = 21.0, max_len: int = 6, max_fanout: int = 16,
+                 max_expand: int = 3000, max_cycles: int = 16, drift: float = 0.4,
+                 hop_hours: float = 96.0, min_rounds: int = 2, full: float = 6.0,
+                 full_two: float = 14.0, memory_days: float = 28.0, max_closures: int = 64,
                  relay_hours: float = 6.0, relay_match: float = 0.97, relay_hops: int = 3,
                  relay_base: float = 0.42, relay_step: float = 0.05, closed_full: float = 0.5,
-                 pending_hours: float = 24.0,
-                 pending_cap: int = 100_000, seller_days: float = 30.0,
+                 pending_hours: float = 24.0, pending_cap: int = 100_000,
+                 seller_days: float = 30.0, amount_sample: int = 500,
                  emit_min: float = 0.4) -> None:
         """
-        window_days: how long a seller→seller edge stays in the graph (7).
-        max_len: longest cycle searched, in sellers (5).
-        max_fanout: neighbours followed per node, best amount match first (16).
-        max_expand: node visits per new edge, a hard bound on the search (2,000).
-        max_cycles: cycles kept per new edge (16).
-        match_min: edges matching the new amount less than this are not followed, and a
-            closure's match term starts here (0.8) ...
-        match_full: ... and saturates here (0.97).
-        compact_hours: a closure spanning at most this long is fully compact (24).
-        base: score of one perfect, compact closure of 3+ sellers (0.7).
-        base_two: the same for a 2-cycle (0.3: reciprocal trade is common and innocent, so one
-            round stays below alerting and only repeated, matched rounds report).
-        memory_days: how long closures count as repetitions (14).
-        max_closures: closures remembered per cycle (32).
+        window_days: how long a seller→seller edge stays in the graph, and the period its
+            pair's rate is measured over (21).
+        max_len: longest cycle searched, in sellers (6).
+        max_fanout: neighbours followed per node, the most recent compatible edge first (16).
+        max_expand: node visits per new edge, a hard bound on the search (3,000).
+        max_cycles: chains kept per new edge (16).
+        drift: consecutive hops' amounts may differ by a factor up to 1 + drift (0.4).
+        hop_hours: the longest delay between two hops of a chain (96).
+        min_rounds: chained closures of one cycle, sharing no order, before it is reported (2).
+        full: the surprise (log10) at which a cycle of 3+ sellers scores 0.8 (6) ...
+        full_two: ... and a two-seller cycle (14: reciprocal trade is common and innocent).
+        memory_days: how long closures count as rounds (28).
+        max_closures: closures remembered per cycle (64).
         relay_hours: a relayed sum is paid on within this long (6).
         relay_match: the least min/max amount ratio along a relay (0.97).
         relay_hops: the fewest hops of a reported relay (3) ...
         relay_base: ... and its score (0.42) ...
         relay_step: ... plus this per extra hop (0.05).
         closed_full: the share of the members' seller-to-seller volume that must stay among
-            them for full credit; less scales a closure or relay down in proportion (0.5).
+            them for full credit; less scales a cycle or relay down in proportion (0.5).
         pending_hours: an order whose buyer is not (yet) a known seller is parked this long (24).
         pending_cap: most parked orders (100,000; the oldest go first).
         seller_days: a seller id is remembered this long after its last event (30).
+        amount_sample: seller-to-seller order amounts kept for the market's matching rate (500).
         emit_min: findings below this score are not returned (0.4).
         """
         self.window_days = window_days
@@ -139,11 +153,11 @@ class CircularTrading(Detector):
         self.max_fanout = max_fanout
         self.max_expand = max_expand
         self.max_cycles = max_cycles
-        self.match_min = match_min
-        self.match_full = match_full
-        self.compact_hours = compact_hours
-        self.base = base
-        self.base_two = base_two
+        self.drift = drift
+        self.hop_hours = hop_hours
+        self.min_rounds = min_rounds
+        self.full = full
+        self.full_two = full_two
         self.memory_days = memory_days
         self.max_closures = max_closures
         self.relay_hours = relay_hours
@@ -170,6 +184,8 @@ class CircularTrading(Detector):
         self._cycles: dict[tuple[str, ...], _Cycle] = {}
         self._reported: dict[str, tuple[float, int]] = {}  # seller → (score, ts)
         self._next_sweep = 0
+        # log amounts of the latest seller-to-seller orders (the market's amount matching)
+        self._amounts: deque[float] = deque(maxlen=int(amount_sample))
 
     # ------------------------------------------------------------------ observe
 
@@ -210,6 +226,7 @@ class CircularTrading(Detector):
             q = self._out[u][v] = deque()
             self._in.setdefault(v, {})[u] = q
         q.append((ts, amount, oid))
+        self._amounts.append(math.log(max(amount, 0.01)))
         fen = round(amount * 100)
         self._vol[u] = self._vol.get(u, 0) + fen
         self._vol[v] = self._vol.get(v, 0) + fen
@@ -263,48 +280,48 @@ class CircularTrading(Detector):
 
     # ------------------------------------------------------------------ search
 
-    def _best_edge(self, q: deque[Edge], amount: float) -> tuple[float, Edge]:
-        best: tuple[float, Edge] | None = None
-        for e in q:
-            m = _match(amount, e[1])
-            # ties: the most recent edge (the same round, most likely)
-            if best is None or m > best[0] or (m == best[0] and e[0] > best[1][0]):
-                best = (m, e)
-        return best  # type: ignore[return-value]
-
-    def _cycles_from(self, u: str, v: str, edge: Edge) -> list[tuple[tuple[str, ...],
-                                                                     list[Edge]]]:
-        """Paths v → … → u closing the new edge u→v: (sellers from u, chosen edges)."""
+    def _chains(self, u: str, v: str, edge: Edge) -> list[tuple[tuple[str, ...], list[Edge]]]:
+        """Chains v → … → u that the new edge u→v closes: each hop earlier than the next by at
+        most ``hop_hours``, its amount within the drift of the next one's. Returns (sellers
+        from v, edges in time order)."""
         found: list[tuple[tuple[str, ...], list[Edge]]] = []
         budget = [self.max_expand]
-        amount = edge[1]
+        hop = int(self.hop_hours * HOUR_MS)
+        ratio = 1.0 + self.drift
 
-        def dfs(node: str, path: list[str], chosen: list[Edge]) -> None:
+        def dfs(node: str, t_next: int, a_next: float, path: list[str],
+                chosen: list[Edge]) -> None:
             if budget[0] <= 0 or len(found) >= self.max_cycles:
                 return
             budget[0] -= 1
             nbrs = []
-            for y, q in self._out.get(node, {}).items():
-                if y != u and (y in path or len(path) >= self.max_len):
+            for y, q in self._in.get(node, {}).items():
+                if y != v and (y in path or len(path) >= self.max_len):
                     continue
-                m, e = self._best_edge(q, amount)
-                if m >= self.match_min:
-                    nbrs.append((-m, y, e))
+                # the latest edge before the next hop, within the delay and the drift
+                for e in reversed(q):
+                    if e[0] >= t_next:
+                        continue
+                    if t_next - e[0] > hop:
+                        break
+                    if a_next / ratio <= e[1] <= a_next * ratio:
+                        nbrs.append((-e[0], y, e))
+                        break
             nbrs.sort()
             for _, y, e in nbrs[:self.max_fanout]:
-                if y == u:
-                    found.append((tuple(path), [*chosen, e]))
+                if y == v:
+                    found.append((tuple(reversed([*path])), [e, *reversed(chosen)]))
                     if len(found) >= self.max_cycles:
                         return
                 else:
                     path.append(y)
                     chosen.append(e)
-                    dfs(y, path, chosen)
+                    dfs(y, e[0], e[1], path, chosen)
                     path.pop()
                     chosen.pop()
 
-        dfs(v, [u, v], [edge])
-        return found
+        dfs(u, edge[0], edge[1], [u], [edge])
+        return [((v, *sellers), edges) for sellers, edges in found]
 
     def _relay_from(self, u: str, v: str, edge: Edge) -> tuple[tuple[str, ...], list[Edge]]:
         """The longest relay … → x → u → v ending with the new edge (sellers, edges)."""
@@ -340,19 +357,73 @@ class CircularTrading(Detector):
         dfs(u, edge[0], [v, u], [edge])
         return best
 
-    def _closure_score(self, members: tuple[str, ...], edges: list[Edge]
-                       ) -> tuple[float, float, int]:
-        amounts = [e[1] for e in edges]
-        times = [e[0] for e in edges]
-        share, balance = self._closedness(members, min(times), max(times))
-        match = min(min(amounts) / max(amounts), balance)
-        span = max(times) - min(times)
-        m = min(1.0, max(0.0, (match - self.match_min) / (self.match_full - self.match_min)))
-        compact = self.compact_hours * HOUR_MS
-        c = 1.0 if span <= compact else math.exp(-(span - compact) / compact)
-        x = min(1.0, share / self.closed_full)
-        base = self.base_two if len(members) == 2 else self.base
-        return base * m * c * x, match, span
+    def _surprise(self, members: tuple[str, ...], closures: list[_Closure],
+                  now: int) -> tuple[float, float, int]:
+        """(surprise, expected rounds, rounds) of a cycle: the rounds (chained closures sharing
+        no order) against what the hops' own rates and amounts give by chance."""
+        k = len(members)
+        window = self.window_days * DAY_MS
+        hops = [self._out.get(members[i], {}).get(members[(i + 1) % k], deque())
+                for i in range(k)]
+        counts = [len(q) for q in hops]
+        if min(counts) == 0:
+            return 0.0, 0.0, 0
+        busiest = max(range(k), key=lambda i: counts[i])
+        holds = sorted({6 * HOUR_MS, DAY_MS, int(self.hop_hours * HOUR_MS)})
+        drifts = sorted({0.02, 0.1, 0.2, self.drift})
+        penalty = math.log10(len(holds) * len(drifts))
+        best, best_e, best_r = 0.0, 0.0, 0
+        for d in drifts:
+            market = self._market_match(d)
+            for h_ms in holds:
+                # The chance that an order of a hop matches one of the previous hop, from the
+                # pairs too far apart in time to be one chain (a ring's rounds match within a
+                # round, not across rounds), shrunk towards the market's rate.
+                compat = []
+                for i, q in enumerate(hops):
+                    pairs = matches = 0
+                    for e in q:
+                        for f in hops[i - 1]:
+                            if abs(e[0] - f[0]) > h_ms:
+                                pairs += 1
+                                matches += abs(math.log(e[1] / f[1])) <= math.log1p(d)
+                    compat.append((matches + 10 * market) / (pairs + 10))
+                rounds = self._rounds([c for c in closures
+                                       if c.gap_ms <= h_ms and c.drift <= d])
+                if len(rounds) < self.min_rounds:
+                    continue
+                expected = float(counts[busiest])
+                for i in range(k):
+                    if i != busiest:
+                        rate = counts[i] / window
+                        expected *= 1.0 - math.exp(-rate * h_ms * max(compat[i], 1e-3))
+                v = poisson_tail_nlp(len(rounds), expected) - penalty
+                if v > best:
+                    best, best_e, best_r = v, expected, len(rounds)
+        return best, best_e, best_r
+
+    def _market_match(self, d: float) -> float:
+        """The chance that two random seller-to-seller orders of the market have amounts
+        within a factor 1 + d (from the latest ``amount_sample`` such orders)."""
+        n = len(self._amounts)
+        if n < 20:
+            return 0.5
+        xs = sorted(self._amounts)
+        w = math.log1p(d)
+        close = sum(bisect_right(xs, x + w) - bisect_left(xs, x - w) - 1 for x in xs)
+        return max(1e-3, close / (n * (n - 1)))
+
+    @staticmethod
+    def _rounds(closures: list[_Closure]) -> list[_Closure]:
+        """Closures that share no order (greedy, earliest first): independent rounds."""
+        used: set[str] = set()
+        picked: list[_Closure] = []
+        for c in sorted(closures, key=lambda c: (c.ts, sorted(c.orders))):
+            if c.orders & used:
+                continue
+            used |= c.orders
+            picked.append(c)
+        return picked
 
     def _closedness(self, members: tuple[str, ...], lo: int, hi: int) -> tuple[float, float]:
         """(share, balance): the share of the members' seller-to-seller volume in the window
@@ -385,20 +456,6 @@ class CircularTrading(Detector):
         i = members.index(min(members))
         return members[i:] + members[:i]
 
-    def _combined(self, cyc: _Cycle) -> tuple[float, list[_Closure]]:
-        """Noisy-OR over closures that share no order: independent rounds of the ring."""
-        used: set[str] = set()
-        picked: list[_Closure] = []
-        for c in sorted(cyc.closures, key=lambda c: (-c.score, c.ts)):
-            if c.orders & used:
-                continue
-            used |= c.orders
-            picked.append(c)
-        doubt = 1.0
-        for c in picked:
-            doubt *= 1.0 - c.score
-        return min(1.0 - doubt, 0.98), picked
-
     # ------------------------------------------------------------------ evaluate
 
     def evaluate(self, now: int) -> list[Finding]:
@@ -409,28 +466,28 @@ class CircularTrading(Detector):
         new, self._new = self._new, []
         lo = now - int(self.window_days * DAY_MS)
         hits: dict[str, _Hit] = {}
+        touched: dict[tuple[str, ...], int] = {}
         for ts, u, v, amount, oid in new:
             if ts <= lo:
                 continue
             edge = (ts, amount, oid)
-            for members, edges in self._cycles_from(u, v, edge):
-                s1, match, span = self._closure_score(members, edges)
-                if s1 <= 0:
-                    continue
+            for members, edges in self._chains(u, v, edge):
                 key = self._canonical(members)
                 cyc = self._cycles.setdefault(key, _Cycle())
                 orders = frozenset(e[2] for e in edges)
                 if any(c.orders == orders for c in cyc.closures):
                     continue
-                cyc.closures.append(_Closure(ts, s1, orders, tuple(e[1] for e in edges),
-                                             match, span))
+                amounts = tuple(e[1] for e in edges)
+                times = [e[0] for e in edges]
+                gap = max(b - a for a, b in zip(times, times[1:], strict=False))
+                drift = max(max(a, b) / min(a, b) - 1.0
+                            for a, b in zip(amounts, amounts[1:], strict=False))
+                cyc.closures.append(_Closure(ts, 0.0, orders, amounts,
+                                             min(amounts) / max(amounts),
+                                             max(times) - min(times), gap, drift))
                 while len(cyc.closures) > self.max_closures:
                     cyc.closures.popleft()
-                score, picked = self._combined(cyc)
-                for s in key:
-                    h = hits.get(s)
-                    if h is None or score > h.score:
-                        hits[s] = _Hit(score, "cycle", key, picked, ts)
+                touched[key] = ts
             members, edges = self._relay_from(u, v, edge)
             if len(edges) >= self.relay_hops:
                 share, _ = self._closedness(members, 0, -1)
@@ -444,6 +501,19 @@ class CircularTrading(Detector):
                     h = hits.get(s)
                     if h is None or score > h.score:
                         hits[s] = _Hit(score, "relay", members, [closure], ts)
+        for key, ts in sorted(touched.items()):
+            cyc = self._cycles[key]
+            surprise, expected, n_rounds = self._surprise(key, list(cyc.closures), now)
+            if n_rounds < self.min_rounds or surprise <= 0:
+                continue
+            share, _ = self._closedness(key, 0, -1)
+            full = self.full_two if len(key) == 2 else self.full
+            score = min(0.98, significance(surprise, full)) * min(1.0, share / self.closed_full)
+            picked = self._rounds(list(cyc.closures))
+            for s_ in key:
+                h = hits.get(s_)
+                if h is None or score > h.score:
+                    hits[s_] = _Hit(score, "cycle", key, picked, ts, surprise, expected)
         out = []
         for sid in sorted(hits):
             h = hits[sid]
@@ -457,7 +527,7 @@ class CircularTrading(Detector):
     def _finding(self, sid: str, h: _Hit) -> Finding:
         others = {s: h.score for s in h.members if s != sid}
         everyone = {s: h.score for s in h.members}
-        best = max(h.closures, key=lambda c: (c.score, c.ts))
+        best = max(h.closures, key=lambda c: (c.ts, c.score))
         orders = [o for c in h.closures for o in sorted(c.orders)]
         ev = {"order_ids": bounded(orders), "sellers": list(h.members),
               "amounts": [round(a, 2) for a in best.amounts],
@@ -465,14 +535,18 @@ class CircularTrading(Detector):
         ring = " -> ".join((*h.members, h.members[0])) if h.kind == "cycle" else \
             " -> ".join(h.members)
         if h.kind == "cycle":
-            ev["rounds"] = len(h.closures)
-            reasons: tuple[str, ...] = ("circular_trade", "matched_volume")
-            if len(h.closures) > 1:
-                reasons += ("repeated",)
-            summary = (f"Seller {sid} is in a trading cycle {ring} where about "
-                       f"{min(best.amounts):,.0f} CNY went round {len(h.closures)} time(s) "
-                       f"(amounts within {100 * (1 - best.match):.1f}%, "
-                       f"{best.span_ms / HOUR_MS:.1f} h).")
+            drift = max((max(a, b) / min(a, b) - 1.0 for c in h.closures
+                         for a, b in zip(c.amounts, c.amounts[1:], strict=False)), default=0.0)
+            gap = max(c.gap_ms for c in h.closures) / HOUR_MS
+            ev.update(rounds=len(h.closures), expected_rounds=round(h.expected, 4),
+                      surprise_log10=round(h.surprise, 2), max_hop_drift=round(drift, 3),
+                      max_hop_gap_hours=round(gap, 1))
+            reasons: tuple[str, ...] = ("circular_trade", "chained_rounds")
+            summary = (f"Seller {sid} is in a trading cycle {ring} around which money went "
+                       f"{len(h.closures)} times as a chain of purchases (about "
+                       f"{min(best.amounts):,.0f} CNY, amounts drifting up to {drift:.0%} per "
+                       f"hop, hops up to {gap:.1f} h apart); chance would give about "
+                       f"{h.expected:.2g} such rounds.")
         else:
             reasons = ("relay_chain", "matched_volume")
             summary = (f"Seller {sid} is in a chain of sellers {ring} passing on about "

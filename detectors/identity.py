@@ -103,6 +103,9 @@ class SockPuppets(Detector):
       proportion to its size).
     * ``recent_orders`` (64): latest orders kept per seller, for the evidence's order ids.
     * ``household`` (4): most accounts an honest household puts on one address, card or tablet.
+    * ``benign_cap`` (0.35): the most a cluster scores without puppet behaviour (mostly new
+      accounts, unshipped orders, a device crowded beyond a household): sharing alone is a
+      prior, never an alert (issue 10, class 2).
     * ``bias``, ``w_size``, ``size_cap``, ``w_device``, ``w_payment``, ``w_address``,
       ``w_crowd``, ``w_mesh``, ``w_new``, ``w_share``, ``share_ref``, ``w_unshipped``, ``w_ip``,
       ``w_dilution``, ``w_rel``: the log-odds points of ``_score`` (see there).
@@ -121,7 +124,8 @@ class SockPuppets(Detector):
                  w_payment: float = 0.8, w_address: float = 0.6, w_crowd: float = 1.0,
                  w_mesh: float = 2.5, w_new: float = 1.5,
                  w_share: float = 1.0, share_ref: float = 0.25, w_unshipped: float = 1.0,
-                 w_ip: float = 0.3, w_dilution: float = 2.5, w_rel: float = 1.0) -> None:
+                 w_ip: float = 0.3, w_dilution: float = 2.5, w_rel: float = 1.0,
+                 benign_cap: float = 0.35) -> None:
         self.window_ms = int(window_ms)
         self.rebuild_every_ms = int(rebuild_every_ms)
         self.hub_accounts = int(hub_accounts)
@@ -138,6 +142,7 @@ class SockPuppets(Detector):
         self.household = int(household)
         self.w_size = float(w_size)
         self.size_cap = float(size_cap)
+        self.benign_cap = float(benign_cap)
         self.w_device = float(w_device)
         self.w_payment = float(w_payment)
         self.w_address = float(w_address)
@@ -453,7 +458,17 @@ class SockPuppets(Detector):
              + self.w_share * min(1.0, seller_share / self.share_ref)
              + self.w_unshipped * unshipped_share + self.w_ip * ip_shared
              - self.w_dilution * (1.0 - conc) - self.w_rel * math.log2(1.0 / max(rel, 1e-3)))
-        score = 1.0 / (1.0 + math.exp(-z))
+        devotion = orders / max(1, own_orders)
+        # Benign sharing (issue 10, class 2): households, offices and a company's employees share
+        # cards, addresses and IPs with an innocent reason; puppets share them *and* behave like
+        # puppets. Without puppet behaviour (mostly new accounts, nothing shipped, one device for
+        # more people than a household has) the finding stays a prior. Devotion is no such
+        # behaviour: employees order from the office's supplier again and again.
+        behaviour = max(min(1.0, max(0.0, new_share - 0.2) / 0.4),
+                        min(1.0, unshipped_share / 0.3),
+                        min(1.0, max(0, crowd["d"] - hh) / 2))
+        score = (1.0 / (1.0 + math.exp(-z))) * (self.benign_cap + (1 - self.benign_cap)
+                                                 * behaviour)
         if score < self.emit_min:
             return None
         accounts = {b: score * (0.7 + 0.3 * tied.get(b, 0.0)) for b in buyers}
@@ -481,8 +496,8 @@ class SockPuppets(Detector):
             "max_accounts_per_device": crowd["d"],
             "max_accounts_per_payment": crowd["p"],
             "max_accounts_per_address": crowd["a"],
-            "devotion": round(sum(self._pair[(b, seller)][_ORDERS] for b in buyers)
-                              / max(1, own_orders), 3),
+            "devotion": round(devotion, 3),
+            "puppet_behaviour": round(behaviour, 3),
             "log_odds": round(z, 3),
         }
         n_ids = len(shared_ids)

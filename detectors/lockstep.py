@@ -29,10 +29,30 @@ Adaptation to the stream:
 * A cluster of at least ``min_users`` members over at least ``min_sellers`` sellers yields one
   finding per seller; verification is ignored (token purchases do not hide a farm).
 
-Scores are a transparent function of the cluster's size and breadth (members, sellers) and of
-the seller's share in it; members score by how many sellers they hit, and reviewers of a
-lockstep page who hit only that seller are named at a low score (kept under the blacklist
-policy's release level).
+Significance (issue 10, class 1: the most popular sellers of a power-law market were listed
+because heavy reviewers of popular sellers land in the same hour windows by chance). A cluster
+is judged against what the market's own traffic predicts, as CopyCatch asks of its clusters: if
+reviewers chose sellers and times independently of each other, the members would make up the
+same share of a page's reviewers as of all reviews in the window, so a page expects
+``share * N_p`` members (``N_p`` its distinct reviewers of that polarity). But the search makes
+a user a member *because* it is on pages of two sellers, so on its own pages every member is
+there by construction. A member therefore counts on a page only if it would be a member without
+that page (pages of ``min_user_sellers`` sellers besides it), or if it is in the cluster's
+*core*: its hits on the pages are surprising for its own review volume (had its reviews fallen
+on the market's stream at random it would hit ``its reviews * reach / all reviews`` pages, and
+the Poisson tail of its hits, less ``log10`` of the reviewers the pages offered to choose from,
+reaches ``core_min``). The light reviewers who met twice by chance
+drop out; a heavy reviewer counts only where it keeps meeting the group; a farm hand, whose few
+reviews are all in the waves, counts from the first wave. The page's surprise is the Poisson
+tail of the members that count, minus ``log10(window / 2Δt)`` for the centres the search could
+have chosen (a scan statistic), and it counts when at least ``page_min``: hundreds of slightly
+crowded pages add nothing. The cluster's surprise is the sum over its counted pages; it is
+reported when at least ``min_surprise`` over pages of at least ``min_sellers`` sellers, and
+scores through `detectors.nulls.significance` (0.8 at ``full``); a seller's own score is also
+bounded by its own pages' surprise (0.8 at ``full_seller``). A member's score is the cluster's
+strength scaled by its own surprise (full at ``member_full``); reviewers of a lockstep page who
+are not surprising are named at the bystander level (kept under the blacklist policy's release
+level).
 """
 
 from __future__ import annotations
@@ -45,7 +65,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from credence.contract import Event, EventType, Review
-from detectors.base import Detector, Finding, bounded, clip01, reemit
+from detectors.base import Detector, Finding, bounded, reemit
+from detectors.nulls import poisson_tail_nlp, significance
 
 __all__ = ["Lockstep"]
 
@@ -137,10 +158,16 @@ class Lockstep(Detector):
     * ``min_users`` [5], ``min_sellers`` [2]: the smallest cluster reported.
     * ``max_iter`` [5]: alternations of the local search.
     * ``max_users`` [400]: a search stops growing a cluster beyond this.
-    * ``evidence_scale`` [8.0]: cluster strength is ``max_score * (1 - exp(-(E - E0) / scale))``
-      where E sums each member's distinct sellers beyond its first and E0 is one less than the
-      smallest reportable cluster's E.
-    * ``max_score`` [0.95]: the strongest cluster's score.
+    * ``min_surprise`` [4.0]: least total surprise (log10) of a reported cluster.
+    * ``full`` [10.0], ``full_seller`` [6.0]: the cluster's and a seller's own surprise at
+      which the score reaches 0.8.
+    * ``member_full`` [3.0]: a member's surprise at which it gets the cluster's full strength.
+    * ``page_min`` [2.0]: a page counts only when its corrected surprise reaches this.
+    * ``core_min`` [1.3]: a member is in the cluster's core when the surprise of its hits,
+      corrected for the number of reviewers on the pages, reaches this (p < 0.05) ...
+    * ``min_core`` [8]: ... and a cluster needs a core this large: the search looks at many
+      subsets of reviewers, and a handful of heavy reviewers of the same popular sellers do
+      meet by chance.
     * ``bystander`` [0.25]: share of the cluster's strength given to reviewers of a lockstep page
       who hit no other seller of the cluster.
     * ``emit_min`` [0.3]: least seller score emitted.
@@ -152,9 +179,10 @@ class Lockstep(Detector):
     def __init__(self, *, window_ms: int = 14 * DAY_MS, delta_ms: int = HOUR_MS,
                  seed_users: int = 5, research_ms: int = 20 * 60_000, min_page_users: int = 3,
                  min_user_sellers: int = 2, min_users: int = 5, min_sellers: int = 2,
-                 max_iter: int = 5, max_users: int = 400, evidence_scale: float = 8.0,
-                 max_score: float = 0.95, bystander: float = 0.25,
-                 emit_min: float = 0.3) -> None:
+                 max_iter: int = 5, max_users: int = 400, min_surprise: float = 4.0,
+                 full: float = 10.0, full_seller: float = 6.0, member_full: float = 3.0,
+                 page_min: float = 2.0, core_min: float = 1.3, min_core: int = 8,
+                 bystander: float = 0.25, emit_min: float = 0.3) -> None:
         self.window_ms = window_ms
         self.delta_ms = delta_ms
         self.seed_users = seed_users
@@ -165,13 +193,19 @@ class Lockstep(Detector):
         self.min_sellers = min_sellers
         self.max_iter = max_iter
         self.max_users = max_users
-        self.evidence_scale = evidence_scale
-        self.max_score = max_score
+        self.min_surprise = min_surprise
+        self.full = full
+        self.full_seller = full_seller
+        self.member_full = member_full
+        self.page_min = page_min
+        self.core_min = core_min
+        self.min_core = min_core
         self.bystander = bystander
         self.emit_min = emit_min
         self._series: dict[str, _Series] = {}
         self._by_user: dict[str, deque[tuple[int, str, int]]] = {}
-        self._edges: deque[tuple[int, str, str]] = deque()  # (ts, reviewer, seller)
+        self._edges: deque[tuple[int, str, str, int]] = deque()  # (ts, reviewer, seller, pol)
+        self._n_pol: dict[int, int] = {}  # reviews of each polarity in the window
         self._dirty: set[tuple[str, int]] = set()  # (seller, polarity) with new reviews
         self._pending: set[tuple[str, int]] = set()  # seeds held back by ``research_ms``
         self._last_search: dict[tuple[str, int], int] = {}
@@ -192,7 +226,8 @@ class Lockstep(Detector):
             series = self._series[sid] = _Series()
         series.add(event.ts, who, pol, event.review_id)
         self._by_user.setdefault(who, deque()).append((event.ts, sid, pol))
-        self._edges.append((event.ts, who, sid))
+        self._edges.append((event.ts, who, sid, pol))
+        self._n_pol[pol] = self._n_pol.get(pol, 0) + 1
         self._dirty.add((sid, pol))
 
     # ------------------------------------------------------------------ evaluate
@@ -294,32 +329,76 @@ class Lockstep(Detector):
             return None
         return _Cluster(pol=pol, users=members, pages=pages)
 
+    def _significance(self, c: _Cluster) -> tuple[dict[_Page, float], dict[str, float]]:
+        """(page → corrected surprise, member → surprise): see the module docstring."""
+        # Shares are of all reviews, of either polarity: a crew that posts most of the market's
+        # few negative reviews is still a small share of the market's reviewers.
+        total = max(1, sum(self._n_pol.values()))
+        counts = {u: len(self._by_user.get(u, ())) for u in c.users}
+        reviewers = {p: {w for _, w, _ in revs} for p, revs in c.pages.items()}
+        reach = sum(len(ws) for ws in reviewers.values())
+        hits: dict[str, int] = {}
+        for ws in reviewers.values():
+            for w in ws & c.users.keys():
+                hits[w] = hits.get(w, 0) + 1
+        # A member is surprising when its hits on the pages are many for its own review volume:
+        # a heavy reviewer of popular sellers hits pages by volume, a farm hand by design.
+        # corrected for the reviewers the pages offered: the search chose among them
+        candidates = math.log10(max(1, len(set().union(*reviewers.values()))))
+        members = {u: max(0.0, poisson_tail_nlp(h, counts[u] * reach / total) - candidates)
+                   for u, h in hits.items()}
+        core = {u for u, v in members.items() if v >= self.core_min}
+        # member → seller → its pages there (for the leave-one-out)
+        where: dict[str, dict[str, int]] = {}
+        for p, ws in reviewers.items():
+            for w in ws & c.users.keys():
+                d = where.setdefault(w, {})
+                d[p.seller] = d.get(p.seller, 0) + 1
+        share = sum(counts.values()) / total  # the members' share of all reviews
+        scan = math.log10(max(1.0, self.window_ms / (2 * self.delta_ms)))
+        pages: dict[_Page, float] = {}
+        for p, ws in reviewers.items():
+            inside = 0
+            for w in ws & c.users.keys():
+                d = where[w]
+                alone = len(d) - (d.get(p.seller, 0) == 1)  # sellers it hits without p
+                inside += w in core or alone >= self.min_user_sellers
+            v = poisson_tail_nlp(inside, share * len(ws)) - scan
+            pages[p] = v if v >= self.page_min else 0.0
+        return pages, members
+
     def _findings(self, c: _Cluster, now: int) -> list[Finding]:
         sellers = sorted({p.seller for p in c.pages})
         n_users, n_sellers = len(c.users), len(sellers)
-        # Lockstep evidence: every member's sellers beyond its first; the smallest cluster that
-        # can be reported has min_users * (min_sellers - 1) of it.
-        evidence_hits = sum(len(ss) - 1 for ss in c.users.values())
-        floor = self.min_users * (self.min_sellers - 1) - 1
-        strength = self.max_score * (1.0 - math.exp(-max(0, evidence_hits - floor)
-                                                     / self.evidence_scale))
+        page_nlp, member_nlp = self._significance(c)
+        total = sum(page_nlp.values())
+        per_seller = {sid: sum(v for p, v in page_nlp.items() if p.seller == sid)
+                      for sid in sellers}
+        # CopyCatch's lockstep across pages of several sellers, each page surprising on its own,
+        # by a core of surprising members large enough that the search could not have picked it
+        # from chance meetings (a handful of heavy reviewers of the same popular sellers).
+        core = sum(1 for v in member_nlp.values() if v >= self.core_min)
+        if sum(1 for v in per_seller.values() if v > 0) < self.min_sellers \
+                or total < self.min_surprise or core < self.min_core:
+            return []
+        strength = significance(total, self.full)
         # The cluster's newest review is the event that (re)triggers every seller's finding.
         newest = min(now, max(t for revs in c.pages.values() for t, _, _ in revs))
         out: list[Finding] = []
         for sid in sellers:
-            revs = [r for p, rs in c.pages.items() if p.seller == sid for r in rs]
-            core = {w for _, w, _ in revs if w in c.users}
-            share = clip01(len(core) / max(self.min_page_users + 2, 1))
-            score = strength * (0.7 + 0.3 * share)
+            score = min(strength, significance(per_seller[sid], self.full_seller))
             if score < self.emit_min:
                 continue
+            revs = [r for p, rs in c.pages.items() if p.seller == sid for r in rs]
             accounts: dict[str, float] = {}
             for w in sorted({w for _, w, _ in revs}):
                 if w == sid:
                     continue
                 if w in c.users:
-                    k = len(c.users[w])
-                    accounts[w] = strength * min(1.0, 0.85 + 0.05 * (k - self.min_user_sellers))
+                    # A member's own hits against its own activity: heavy reviewers of popular
+                    # sellers hit pages by volume and stay at the bystanders' level.
+                    accounts[w] = strength * min(1.0, self.bystander
+                                                 + member_nlp.get(w, 0.0) / self.member_full)
                 else:
                     # On a lockstep page but no other seller: below the policy's release level,
                     # so repeated alerts alone never list an honest customer of a farm's client.
@@ -337,16 +416,19 @@ class Lockstep(Detector):
                 "group_accounts": bounded(c.users),
                 "group_size": n_users,
                 "group_sellers_count": n_sellers,
-                "lockstep_hits": evidence_hits,
                 "pages": len(c.pages),
                 "pages_here": len(pages_here),
-                "members_here": len(core),
+                "members_here": len({w for _, w, _ in revs if w in c.users}),
+                "surprise_log10": round(total, 2),
+                "surprise_here_log10": round(per_seller[sid], 2),
                 "delta_h": self.delta_ms / HOUR_MS,
             }
             if c.pol > 0:
                 summary = (f"Seller {sid} was reviewed in lockstep by a group of {n_users} accounts "
                            f"that also reviewed {n_sellers - 1} other sellers, each within "
-                           f"{self.delta_ms // 60_000} minutes of a common time per seller.")
+                           f"{self.delta_ms // 60_000} minutes of a common time per seller "
+                           f"(chance given the sellers' own review traffic: 1 in "
+                           f"10^{total:.0f}).")
                 out.append(Finding(detector=self.name, seller_id=sid, score=score, ts=ts,
                                    summary=summary, accounts=accounts, evidence=evidence,
                                    reasons=("lockstep_reviews", "review_farm")))
@@ -364,7 +446,8 @@ class Lockstep(Detector):
         cut = now - self.window_ms
         edges = self._edges
         while edges and edges[0][0] < cut:
-            _, who, sid = edges.popleft()
+            _, who, sid, pol = edges.popleft()
+            self._n_pol[pol] -= 1
             dq = self._by_user.get(who)
             if dq is not None:
                 while dq and dq[0][0] < cut:

@@ -23,12 +23,17 @@ Adaptation to the stream, and to timing:
   Covered sales are instead discounted by the seller's refund rate over the window, estimated
   against at least ``refund_prior`` CNY of GMV, so that one refunded order at a small shop does
   not read as a shop refunding most of its sales (and its earlier invoices as padded).
-* **Padded invoices and their run.** An invoice is *padded* when amount / covered sales is at
-  least ``pad_ratio``. Over the padded invoices of the last ``window_days``, the detector sums
-  amounts ``I`` and covered sales ``C``, excess ``P = I − C``; it fires when ``I / C ≥ ratio_min``
-  and ``P ≥ min_excess``. So the first padded invoice already fires (time to detect is one
-  invoice), and the run's ratio converges to the padding factor. When the window's net sales
-  are below ``no_sales_share`` of its invoices, the finding reads "invoice without sales".
+* **Padded invoices and their run, against the market's invoicing.** How far an honest invoice
+  strays from the sales it covers depends on the market (discounts, late or bundled invoicing),
+  so the detector keeps the log ratio amount / covered sales of the market's last ``sample``
+  judged invoices, and an invoice is *padded* when its ratio is beyond the market's median by
+  ``z_pad`` robust standard deviations (MAD) and at least ``pad_floor`` (issue 10: every
+  detector against a null fitted to the traffic it sees). Over the padded invoices of the last
+  ``window_days``, the detector sums amounts ``I`` and covered sales ``C``, excess
+  ``P = I − C``; it fires when ``I / C`` is past the same threshold and ``P ≥ min_excess``. So
+  the first padded invoice already fires (time to detect is one invoice). When the window's
+  net sales are below ``no_sales_share`` of its invoices, the finding reads "invoice without
+  sales".
 * **Customs.** An exporter declares goods around the time they sell, sometimes ahead, so a
   declaration is judged ``customs_lag_days`` after it is filed: the declarations of the
   ``window_days`` before that point against net sales from a lag before that window to now;
@@ -40,9 +45,10 @@ Adaptation to the stream, and to timing:
   seller invoicing weekly would see its first weekly invoice judged against a partial week;
   raise ``warmup_hours`` where such cadences are common.
 
-Score: ``0.45 + 0.5 · (0.25·r + 0.35·e + 0.4·n)`` with ``r`` the ratio's log-position between
-``ratio_min`` and ``ratio_full``, ``e = 1 − exp(−P / amount_scale)`` and ``n = 1 − 2^−count``; a
-single padded record is capped at ``single_cap`` (the second one decides a blacklisting). A
+Score: the evidence of a run is the number of doublings each padded record puts above what it
+covers, ``sum min(4, log2(amount / covered))`` (a shell's invoice, covering nothing, counts 4),
+mapped through `detectors.nulls.significance` with 0.8 at ``full``; a single padded record is
+capped at ``single_cap`` (a second one decides a blacklisting). A A
 finding is returned only when a new padded invoice (or customs record) joins the evidence.
 
 Per event O(1) amortised (a pool consumption pops at most the buckets it empties); evaluate only
@@ -62,6 +68,7 @@ from typing import ClassVar
 from credence.contract import Event, EventType, Order, Record, Refund
 from credence.features import fen
 from detectors.base import Detector, Finding, bounded
+from detectors.nulls import significance
 
 __all__ = ["ConjuredRecords"]
 
@@ -91,9 +98,9 @@ class ConjuredRecords(Detector):
     name: ClassVar[str] = "conjured_records"
     observes: ClassVar[frozenset[EventType]] = frozenset({"order", "refund", "record"})
 
-    def __init__(self, *, window_days: int = 30, pool_days: int = 10, pad_ratio: float = 2.0,
-                 ratio_min: float = 2.5, ratio_full: float = 10.0, min_excess: float = 500.0,
-                 amount_scale: float = 5000.0, single_cap: float = 0.78,
+    def __init__(self, *, window_days: int = 30, pool_days: int = 10, pad_floor: float = 1.5,
+                 z_pad: float = 4.0, sample: int = 2000, full: float = 5.0,
+                 min_excess: float = 500.0, single_cap: float = 0.78,
                  customs_ratio_min: float = 3.0, customs_lag_days: int = 7,
                  no_sales_share: float = 0.1, refund_prior: float = 5000.0,
                  warmup_hours: float = 24.0,
@@ -101,11 +108,13 @@ class ConjuredRecords(Detector):
         """
         window_days: how far back padded invoices and customs records are summed (30).
         pool_days: how long un-invoiced sales stay claimable by a later invoice (10).
-        pad_ratio: an invoice is padded when amount / covered sales ≥ this (2.0).
-        ratio_min: the padded run's amount / covered must reach this to fire (2.5).
-        ratio_full: the ratio at which the ratio term saturates (10).
+        pad_floor: an invoice is padded only when amount / covered sales is at least this (1.5)
+            ...
+        z_pad: ... and beyond the market's median log ratio by this many robust standard
+            deviations (4) ...
+        sample: ... over the market's last judged invoices (2,000).
+        full: doublings of invoiced over covered sales at which the score reaches 0.8 (5).
         min_excess: CNY of uncovered invoice amount needed to fire (500).
-        amount_scale: CNY of excess at which the amount term reaches 63% (5,000).
         single_cap: the highest score from one padded record (0.78, below blacklisting).
         customs_ratio_min: customs / sales over the window needed to fire (3.0).
         customs_lag_days: sales this much older than the customs window still count (7).
@@ -116,11 +125,11 @@ class ConjuredRecords(Detector):
         """
         self.window_days = window_days
         self.pool_days = pool_days
-        self.pad_ratio = pad_ratio
-        self.ratio_min = ratio_min
-        self.ratio_full = ratio_full
+        self.pad_floor = pad_floor
+        self.z_pad = z_pad
+        self.sample = sample
+        self.full = full
         self.min_excess = min_excess
-        self.amount_scale = amount_scale
         self.single_cap = single_cap
         self.customs_ratio_min = customs_ratio_min
         self.customs_lag_days = customs_lag_days
@@ -129,6 +138,10 @@ class ConjuredRecords(Detector):
         self.warmup_hours = warmup_hours
         self.emit_min = emit_min
         self._sellers: dict[str, _Seller] = {}
+        # log(amount / covered) of the market's latest judged invoices (the null of padding)
+        self._ratios: deque[float] = deque(maxlen=int(sample))
+        self._threshold = math.log(2.0)  # until 50 invoices are known
+        self._new_ratios = 0  # ratios added since the last fit
         self._dirty: dict[str, int] = {}  # seller → time of the record that made it dirty
         self._t0: int | None = None
         self._next_sweep = 0
@@ -177,6 +190,9 @@ class ConjuredRecords(Detector):
                 self._expire_pool(s, event.ts // DAY_MS)
                 covered = self._pool_consume(s, amount)
                 s.invoices.append((event.ts, event.record_id, amount, covered, judged))
+                if judged and covered > 0:
+                    self._ratios.append(math.log(amount / covered))
+                    self._new_ratios += 1
                 self._touch(event.seller_id, event.ts)
             elif event.ts >= self._t0 + self.customs_lag_days * DAY_MS:
                 s.customs.append((event.ts, event.record_id, amount))
@@ -248,12 +264,21 @@ class ConjuredRecords(Detector):
             if s.last_seen <= horizon and not (s.invoices or s.customs or s.days or s.pool):
                 del self._sellers[sid]
 
-    def _score(self, ratio: float, excess_cny: float, count: int) -> float:
-        r = math.log(min(ratio, self.ratio_full) / self.ratio_min) / math.log(
-            self.ratio_full / self.ratio_min)
-        e = 1.0 - math.exp(-excess_cny / self.amount_scale)
-        n = 1.0 - 0.5 ** count
-        score = 0.45 + 0.5 * (0.25 * max(r, 0.0) + 0.35 * e + 0.4 * n)
+    def _pad_threshold(self) -> float:
+        """The log ratio from which an invoice is padded: the market's median plus ``z_pad``
+        robust standard deviations, never under ``log(pad_floor)``; refitted when a tenth of the
+        sample is new (a sort of at most ``sample`` floats)."""
+        n = len(self._ratios)
+        if n >= 50 and self._new_ratios >= max(10, n // 10):
+            self._new_ratios = 0
+            xs = sorted(self._ratios)
+            med = xs[n // 2]
+            mad = sorted(abs(x - med) for x in xs)[n // 2] * 1.4826
+            self._threshold = max(math.log(self.pad_floor), med + self.z_pad * max(mad, 0.01))
+        return self._threshold
+
+    def _score(self, doublings: float, count: int) -> float:
+        score = significance(doublings, self.full)
         return min(score, self.single_cap) if count <= 1 else score
 
     def _sales(self, s: _Seller, lo_day: int) -> tuple[int, int, float]:
@@ -293,17 +318,20 @@ class ConjuredRecords(Detector):
         best: tuple[float, tuple[str, ...], dict, str] | None = None
         news = False
 
+        limit = math.exp(self._pad_threshold())
         padded = [(rid, amt, cov * keep) for _, rid, amt, cov, judged in s.invoices
-                  if judged and amt >= self.pad_ratio * cov * keep]
+                  if judged and amt >= limit * cov * keep]
         if padded:
             total = sum(a for _, a, _ in padded)
             covered = sum(c for _, _, c in padded)
             excess = (total - covered) / 100
             ratio = total / covered if covered > 0 else math.inf
-            if ratio >= self.ratio_min and excess >= self.min_excess:
+            if ratio >= limit and excess >= self.min_excess:
                 news = padded[-1][0] != s.reported_invoice
                 s.reported_invoice = padded[-1][0]
-                score = self._score(ratio, excess, len(padded))
+                doublings = sum(min(4.0, math.log2(a / c)) if c > 0 else 4.0
+                                for _, a, c in padded)
+                score = self._score(doublings, len(padded))
                 inv_w = sum(a for _, _, a, _, _ in s.invoices)
                 without = sales_w <= self.no_sales_share * inv_w
                 reason = "invoice_without_sales" if without else "invoice_padding"
@@ -311,6 +339,7 @@ class ConjuredRecords(Detector):
                       "padded_invoices": len(padded), "invoice_total": round(total / 100, 2),
                       "covered_sales": round(covered / 100, 2), "excess": round(excess, 2),
                       "ratio": round(min(ratio, 1e6), 2),
+                      "padding_threshold": round(limit, 3),
                       f"sales_{self.window_days}d": round(sales_w / 100, 2),
                       f"orders_{self.window_days}d": orders_w}
                 if without:
@@ -336,7 +365,8 @@ class ConjuredRecords(Detector):
                 fresh = matured[-1][0] != s.reported_customs
                 s.reported_customs = matured[-1][0]
                 news = news or fresh
-                score = self._score(ratio, excess, len(matured))
+                score = self._score(sum(min(4.0, math.log2(ratio)) for _ in matured),
+                                    len(matured))
                 if best is None or score > best[0]:
                     ev = {"record_ids": bounded(rid for rid, _ in matured),
                           "customs_records": len(matured),

@@ -2,8 +2,12 @@
 
 Each case's ``case.json`` names the detectors to run (``{"detectors": ["sock_puppets"]}``; all
 registered detectors when absent) and says in ``description`` what the case shows. The events go
-through the full replay path (sequencer, engine, fusion, alerting) with only those detectors;
-alerts are compared exactly, minus the wall-clock ``detected_at``.
+through the full replay path (sequencer, engine, fusion, alerting, blacklist policy) with only
+those detectors; alerts are compared exactly, minus the wall-clock ``detected_at``. A case may
+also require sellers to be alerted or not (``must_alert``, ``must_not_alert``), entities to be
+listed when the input ends or never (``must_list_at_end``, ``must_never_list``), and a least
+suspicion at the end (``min_suspicion_at_end``). The cases of issue 10's failure classes are built
+by ``tests/fixtures/cases.py``.
 
 After a deliberate change, regenerate with ``CREDENCE_UPDATE_GOLDEN=1 pytest tests/unit/test_golden.py``
 and review the diff.
@@ -59,3 +63,17 @@ def test_golden(case: Path, tmp_path: Path):
     for seller in spec.get("must_not_alert", []):
         assert not any(a["seller_id"] == seller and not a["evidence"].get("victim")
                        for a in got), f"{seller} must not be alerted as a culprit"
+    entries = [orjson.loads(line) for line in (tmp_path / "blacklist.jsonl").read_bytes()
+               .splitlines() if line.strip()]
+    listed: dict[str, bool] = {}
+    for b in entries:
+        listed[b["entity_id"]] = b["action"] == "add"
+    for entity in spec.get("must_list_at_end", []):
+        assert listed.get(entity), f"{entity} must be listed when the input ends"
+    for entity in spec.get("must_never_list", []):
+        assert not any(b["entity_id"] == entity and b["action"] == "add" for b in entries), \
+            f"{entity} must never be listed"
+    susp = {r["entity_id"]: r["score"] for r in map(orjson.loads, (
+        tmp_path / "suspicion.jsonl").read_bytes().splitlines())}
+    for entity, least in spec.get("min_suspicion_at_end", {}).items():
+        assert susp.get(entity, 0.0) >= least, f"{entity}'s suspicion fell to {susp.get(entity)}"

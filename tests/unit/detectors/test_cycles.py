@@ -72,18 +72,29 @@ def test_ring_found_and_all_members_are_culprits():
     assert max(f.evidence["rounds"] for f in cyc) == 2
 
 
-def test_one_round_alerts_below_blacklisting_and_a_relay_comes_first():
+def test_one_round_is_a_relay_and_the_second_closes_the_cycle():
     s = Stream()
     s.shops(SHOPS + RING, T0, 5)
     s.ring(RING, T0 + 2 * DAY, 6000.0)
     found = run(CircularTrading(), s.sorted())
     relay = [f for f in found if "relay_chain" in f.reasons]
-    cyc = [f for f in found if "circular_trade" in f.reasons]
-    assert relay and cyc
-    assert min(f.ts for f in relay) < min(f.ts for f in cyc)  # the relay is seen before closing
-    assert all(0.4 <= f.score < 0.6 for f in relay)
+    assert relay and not [f for f in found if "circular_trade" in f.reasons]
+    assert all(0.4 <= f.score < 0.6 for f in relay)  # an early hint, below blacklisting
     assert all(len(f.evidence["sellers"]) == 4 for f in relay)  # three hops: r1 → r2 → r3 → r4
-    assert all(0.6 <= f.score < 0.8 for f in cyc)
+    # One closure could be chance; the same money going round again cannot.
+    s.ring(RING, T0 + 3 * DAY, 7100.0)
+    cyc = [f for f in run(CircularTrading(), s.sorted()) if "circular_trade" in f.reasons]
+    assert cyc and all(f.evidence["rounds"] == 2 for f in cyc)
+
+
+def test_noisy_slow_cycle_is_found_and_honest_supply_loop_is_not():
+    """Issue 10, class 4: amounts drifting up to 25% per hop, hops hours to a day apart."""
+    from tests.fixtures.cases import events_of, noisy_cycle_vs_b2b
+
+    scores = best(run(CircularTrading(), events_of(noisy_cycle_vs_b2b)))
+    ring, loop = {"s002", "s005", "s028", "s038"}, {"s018", "s019", "s027"}
+    assert set(scores) == ring and not loop & set(scores)
+    assert all(v >= 0.8 for v in scores.values())
 
 
 def test_honest_b2b_between_sellers_does_not_fire():
@@ -112,10 +123,13 @@ def test_reciprocal_trade_needs_repeated_matched_rounds():
     s.ring(["s3", "s4"], T0 + 1 * DAY, 7000.0)
     for d in (3, 5):
         s.ring(["s1", "s2"], T0 + d * DAY, 7000.0 + 900 * d)
+    assert run(CircularTrading(), s.sorted()) == []  # three rounds of two: not yet
+    for d in (7, 9, 11):
+        s.ring(["s1", "s2"], T0 + d * DAY, 7000.0 + 900 * d)
     found = run(CircularTrading(), s.sorted())
     assert {f.seller_id for f in found} == {"s1", "s2"}
-    assert all(0.4 <= f.score < 0.8 for f in found)
-    assert max(f.evidence["rounds"] for f in found) == 3
+    assert all(0.4 <= f.score < 0.8 for f in found)  # two sellers never list on this alone
+    assert max(f.evidence["rounds"] for f in found) == 6
 
 
 def test_cycle_spread_beyond_the_window_expires():

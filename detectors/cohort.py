@@ -1,0 +1,784 @@
+"""Puppet cohorts: a seller's repeat buyers who buy little elsewhere and behave alike, judged
+against what the market and the seller's other buyers predict (issue 10, class 3).
+
+Method. A ring of puppet buyers that shares no identifier still has to *behave*: to inflate a
+client's orders its accounts buy there again and again, buy little anywhere else, and are cheap
+accounts (new, or bought and dormant until the job); an operator runs them in synchronised
+waves, on the same amounts, often without shipping anything, and has them praise the client.
+CatchSync (Jiang, Cui, Beutel, Faloutsos, Yang, "CatchSync: Catching Synchronized Behavior in
+Large Directed Graphs", KDD 2014) judges a target by how *synchronised* (alike) its sources are
+and how *abnormal* they are against everyone else; a popular target's sources are drawn from the
+whole market and so are neither. This detector does that with explicit null models, one per
+behaviour, each giving a tail probability (``detectors.nulls``):
+
+* **cohort**: the seller's buyers with at least ``min_repeat`` orders in ``window_ms`` of which
+  at least ``min_devotion`` are at this seller (their *devotion*, camouflage included);
+* **volume**: their number against the market's rate of such buyers among sellers with as many
+  buyers (Poisson; sellers binned by log2 of their distinct buyers, so a popular seller is no
+  easier to list than a small one); **devotion**: their mean devotion against the market's
+  repeat buyers (normal);
+* **youth**: how many were registered within 30 / 180 / 400 days of their first order here,
+  against the market's repeat buyers (binomial, the best threshold, corrected for three);
+  **newness**: how many were first seen by the stream (after a warm-up) just before their first
+  order here;
+* **waves**: how many of their orders here have another member's order within ``wave_ms``,
+  against what the seller's own daily volume and the market's hour-of-day profile predict;
+* **amounts**: how many of their orders fall within ``band`` (log) of their median amount,
+  against the share of the seller's other orders in that band; **unshipped** and **praise**
+  (5-star reviews per order): against the seller's other buyers;
+* **identity** (an amplifier, never alone): members sharing a device, card or address with
+  more of them than a household holds, or an IP with several of them, against the market's
+  share of accounts that do.
+
+The behavioural part ``B`` (arrival, youth, newness, waves, amounts, unshipped, praise, shared
+devices) is what tells puppets
+from loyal customers, a company's employees or a household; identity counts at most as much as
+``B`` (issue 10, class 2: households, offices and companies share cards and addresses; puppets
+share them *and* behave like puppets). The seller's surprise is ``w_volume * V + B + min(I, B)``
+with ``V`` volume and devotion, each term capped; it needs volume of at least ``min_volume`` and
+``B >= min_behaviour``, and maps to a score through `detectors.nulls.significance`.
+
+Members score by the seller's score and by how many member-level traits they show (young or
+new, in a wave, on the cohort amount, unshipped, praising, sharing an identifier).
+
+Cost: `observe` O(1) amortised; a seller is judged at most every ``eval_every_ms`` and only when
+a repeat buyer ordered again, in O(its repeat buyers + its ``recent`` last orders); the market's
+nulls are refitted every ``refit_every_ms`` in O(sellers + repeat pairs + identifiers). State:
+the orders, reviews and identifier uses of ``window_ms``, first sightings for ``memory_ms``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from bisect import bisect_left, bisect_right
+from collections import deque
+from typing import Any, ClassVar
+
+from credence.contract import Event, EventType, Order, Review
+from detectors.base import Detector, Finding, bounded, reemit
+from detectors.nulls import binomial_tail_nlp, normal_tail_nlp, poisson_tail_nlp, significance
+
+__all__ = ["PuppetCohort"]
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+# pair record: [orders, first ts, last ts, unshipped, 5-star reviews, reviews, times, log amounts,
+# age class at the first order (-1 unknown), new to the stream (-1 not yet judgeable, 0, 1),
+# arrival (the order that made the pair)]
+_N, _FIRST, _LAST, _UNSHIP, _FIVE, _REV, _TIMES, _AMTS, _AGE, _NEW, _BORN = range(11)
+_AGE_BINS = 40  # account age bins, log10(days + 1) in [0, 4)
+# the behaviours that tell puppets from loyal customers, employees and households
+_BEHAVIOUR = ("arrival", "youth", "newness", "waves", "amounts", "unshipped", "praise",
+              "devices")
+# a member's own traits: behaviour a regular customer rarely shows, and weaker hints
+_STRONG = ("arrived", "wave", "amount", "unshipped")
+_WEAK = ("young", "new", "praise", "shared")
+# identifier kinds: (Order field, key prefix, how many members make a crowd of it)
+_IDS: tuple[tuple[str, str], ...] = (("device_id", "d"), ("payment_id", "p"),
+                                     ("address_id", "a"), ("ip", "i"))
+
+
+class PuppetCohort(Detector):
+    """A seller's cohort of devoted repeat buyers, tested against market and seller nulls.
+
+    Parameters (constructor keywords, defaults in brackets):
+
+    * ``window_ms`` [14 days]: orders, reviews and identifier uses counted.
+    * ``memory_ms`` [180 days]: how long an idle account's first sighting is remembered.
+    * ``eval_every_ms`` [30 min], ``refit_every_ms`` [6 h]: judging and null refit cadence.
+    * ``min_repeat`` [2], ``min_devotion`` [0.3], ``min_cohort`` [4]: who joins a cohort, and
+      the smallest cohort judged.
+    * ``warmup_ms`` [3 days]: newness counts only for accounts first seen this long after the
+      stream began (before that, everyone is new to the stream); ``arrival_warmup_ms``
+      [7 days]: arrivals are judged only from then (a stream's first days see every regular
+      customer arrive).
+    * ``wave_ms`` [1 h]: two members' orders this close are in one wave.
+    * ``band`` [0.05]: log-amount half-width of "the same amount".
+    * ``household`` [3], ``crowd`` [5], ``ip_crowd`` [4]: members on one device, on one card or
+      address, on one IP that count as shared beyond a household.
+    * ``recent`` [256]: latest orders kept per seller (its other buyers' amounts and shipping).
+    * ``max_cohort`` [400]: most members examined (the heaviest).
+    * ``n_max`` [40]: largest sample a share is judged on (`detectors.nulls.binomial_tail_nlp`):
+      a popular seller's hundreds of repeat buyers weigh as much as 40 members would.
+    * ``margin_youth`` [0.1] (of the age percentile), ``margin_arrival`` [0.1],
+      ``margin_unshipped`` [0.05],
+      ``margin_praise`` [0.3] (shares of what the null leaves to 1), ``margin_devotion`` [0.5]
+      (standard deviations), ``margin_amounts`` [0.1]: how far beyond its null a cohort must be
+      before it counts.
+    * ``prior_orders`` [5]: pseudo-orders at the market's rate added to a seller's own
+      unshipped and 5-star rates (a small seller's orders may be mostly the ring's).
+    * ``low_quantile`` [0.05]: an amount is unusual for a seller when it is as isolated among
+      the seller's other orders as the most isolated 5% of them.
+    * ``cap_newness`` [4]: newness is weak evidence (a returning customer looks new too).
+    * ``cap_volume`` [10], ``cap_devotion`` [4], ``cap_praise`` [4], ``cap_behaviour`` [8]
+      (each of youth, newness, waves, amounts, unshipped), ``cap_identity`` [8].
+    * ``min_volume`` [1.0], ``min_behaviour`` [4.0]: gates of the seller's surprise.
+    * ``w_volume`` [0.5]: the weight of volume and devotion in the surprise.
+    * ``full`` [10.0]: the surprise (log10 units) at which the score reaches 0.8.
+    * ``emit_min`` [0.3], ``refresh_ms`` [24 h]: least score reported; re-report period.
+    """
+
+    name: ClassVar[str] = "cohort"
+    observes: ClassVar[frozenset[EventType]] = frozenset({"order", "review"})
+
+    def __init__(self, *, window_ms: int = 14 * DAY_MS, memory_ms: int = 180 * DAY_MS,
+                 eval_every_ms: int = 30 * MINUTE_MS, refit_every_ms: int = 6 * HOUR_MS,
+                 min_repeat: int = 2, min_devotion: float = 0.3, min_cohort: int = 4,
+                 warmup_ms: int = 3 * DAY_MS, wave_ms: int = HOUR_MS, band: float = 0.05,
+                 household: int = 3,
+                 crowd: int = 5, ip_crowd: int = 4, recent: int = 256, max_cohort: int = 400,
+                 n_max: int = 40, margin_youth: float = 0.1,
+                 margin_unshipped: float = 0.05, margin_praise: float = 0.3,
+                 margin_devotion: float = 0.5, cap_newness: float = 4.0,
+                 low_quantile: float = 0.05, margin_amounts: float = 0.1,
+                 prior_orders: int = 5, margin_arrival: float = 0.1,
+                 arrival_warmup_ms: int = 7 * DAY_MS,
+                 cap_volume: float = 10.0, cap_devotion: float = 4.0, cap_praise: float = 4.0,
+                 cap_behaviour: float = 8.0, cap_identity: float = 8.0,
+                 min_volume: float = 1.0, min_behaviour: float = 4.0, w_volume: float = 0.5,
+                 full: float = 10.0,
+                 emit_min: float = 0.3, refresh_ms: int = DAY_MS) -> None:
+        self.window_ms = int(window_ms)
+        self.memory_ms = int(memory_ms)
+        self.eval_every_ms = int(eval_every_ms)
+        self.refit_every_ms = int(refit_every_ms)
+        self.min_repeat = int(min_repeat)
+        self.min_devotion = float(min_devotion)
+        self.min_cohort = int(min_cohort)
+        self.warmup_ms = int(warmup_ms)
+        self.wave_ms = int(wave_ms)
+        self.band = float(band)
+        self.household = int(household)
+        self.crowd = int(crowd)
+        self.ip_crowd = int(ip_crowd)
+        self.recent = int(recent)
+        self.max_cohort = int(max_cohort)
+        self.n_max = int(n_max)
+        self.margin_youth = float(margin_youth)
+        self.margin_unshipped = float(margin_unshipped)
+        self.margin_praise = float(margin_praise)
+        self.margin_devotion = float(margin_devotion)
+        self.cap_newness = float(cap_newness)
+        self.prior_orders = int(prior_orders)
+        self.margin_arrival = float(margin_arrival)
+        self.arrival_warmup_ms = int(arrival_warmup_ms)
+        self.low_quantile = float(low_quantile)
+        self.margin_amounts = float(margin_amounts)
+        self.cap_volume = float(cap_volume)
+        self.cap_devotion = float(cap_devotion)
+        self.cap_praise = float(cap_praise)
+        self.cap_behaviour = float(cap_behaviour)
+        self.cap_identity = float(cap_identity)
+        self.min_volume = float(min_volume)
+        self.min_behaviour = float(min_behaviour)
+        self.w_volume = float(w_volume)
+        self.full = float(full)
+        self.emit_min = float(emit_min)
+        self.refresh_ms = int(refresh_ms)
+        # orders of the window: (ts, buyer, seller, unshipped, identifier keys)
+        self._q: deque[tuple[int, str, str, bool, tuple[str, ...]]] = deque()
+        self._rq: deque[tuple[int, str, str, bool]] = deque()  # reviews: (ts, who, seller, 5*)
+        self._pair: dict[tuple[str, str], list[Any]] = {}
+        self._orders: dict[str, int] = {}  # buyer → orders in the window
+        self._registered: dict[str, int] = {}  # buyer → latest registration time seen
+        self._seen: dict[str, list[int]] = {}  # account → [first seen, last seen]
+        self._buyers_of: dict[str, set[str]] = {}
+        self._cand: dict[str, set[str]] = {}  # seller → buyers with min_repeat orders
+        self._arrivals: dict[str, dict[int, int]] = {}  # seller → hour → pairs born then
+        self._sorders: dict[str, int] = {}  # seller → orders in the window
+        self._sreviews: dict[str, list[int]] = {}  # seller → [reviews, 5-star]
+        # seller → latest orders: (buyer, log amount, unshipped, order id)
+        self._recent: dict[str, deque[tuple[str, float, bool, str]]] = {}
+        self._ids: dict[str, dict[str, int]] = {}  # account → identifier key → last use
+        self._holders: dict[str, set[str]] = {}  # identifier key → accounts
+        self._hours = [0] * 24  # orders of the window by hour of day (UTC)
+        self._unshipped = 0  # unshipped orders of the window, market-wide
+        self._fives = 0  # 5-star reviews of the window, market-wide
+        self._dirty: set[str] = set()
+        self._t0: int | None = None
+        self._next_eval: int | None = None
+        self._next_refit: int | None = None
+        self._next_sweep = 0
+        self._last: dict[str, tuple[float, frozenset[str], int]] = {}
+        # market nulls (refitted)
+        self._phi: dict[int, float] = {}
+        self._phi_all = 0.01
+        self._dev = (0.6, 0.25)
+        # pairs by their buyer's age class (the last: older than every threshold) and newness
+        self._age_counts = [0] * _AGE_BINS
+        self._new_counts = [0, 0]
+        self._crowd_rate: dict[str, float] = {"d": 0.05, "p": 0.05, "a": 0.05, "i": 0.2}
+        #: when a list, every judged cohort is appended: (seller, now, size, nlp, surprise; negative
+        #: when the gates held it back)
+        self.trace: list[tuple[str, int, int, dict[str, float], float]] | None = None
+
+    # ------------------------------------------------------------------ observe
+
+    def observe(self, event: Event) -> None:
+        if self._t0 is None:
+            self._t0 = event.ts
+        if isinstance(event, Order):
+            self._order(event)
+        elif isinstance(event, Review):
+            self._review(event)
+
+    def _see(self, who: str, ts: int) -> None:
+        s = self._seen.get(who)
+        if s is None:
+            self._seen[who] = [ts, ts]
+        else:
+            if ts < s[0]:
+                s[0] = ts
+            if ts > s[1]:
+                s[1] = ts
+
+    def _order(self, e: Order) -> None:
+        ts, b, s = e.ts, sys.intern(e.buyer_id), sys.intern(e.seller_id)
+        la = math.log(max(e.amount, 0.01))
+        un = not e.shipped
+        keys = tuple(sys.intern(f"{prefix}:{v}") for fld, prefix in _IDS
+                     if (v := getattr(e, fld)))
+        self._q.append((ts, b, s, un, keys))
+        self._unshipped += un
+        if e.buyer_registered is not None:
+            self._registered[b] = e.buyer_registered
+        self._see(b, ts)
+        pair = self._pair.get((b, s))
+        if pair is None:
+            pair = self._pair[(b, s)] = [1, ts, ts, int(un), 0, 0, None, la, *self._traits(b, ts),
+                                         ts]
+            self._count_traits(pair, 1)
+            self._buyers_of.setdefault(s, set()).add(b)
+            arr = self._arrivals.get(s)
+            if arr is None:
+                arr = self._arrivals[s] = {}
+            h = ts // HOUR_MS
+            arr[h] = arr.get(h, 0) + 1
+        else:
+            pair[_N] += 1
+            pair[_FIRST] = min(pair[_FIRST], ts)
+            pair[_LAST] = max(pair[_LAST], ts)
+            pair[_UNSHIP] += un
+            if pair[_TIMES] is None:
+                pair[_TIMES] = [pair[_FIRST] if pair[_FIRST] != ts else pair[_LAST], ts]
+                pair[_AMTS] = [pair[_AMTS], la]
+            elif len(pair[_TIMES]) < 64:
+                pair[_TIMES].append(ts)
+                pair[_AMTS].append(la)
+            if pair[_N] == self.min_repeat:
+                self._cand.setdefault(s, set()).add(b)
+            if pair[_N] >= self.min_repeat:
+                self._dirty.add(s)
+        self._orders[b] = self._orders.get(b, 0) + 1
+        self._sorders[s] = self._sorders.get(s, 0) + 1
+        ids = self._ids.get(b)
+        if ids is None:
+            ids = self._ids[b] = {}
+        for k in keys:
+            ids[k] = max(ts, ids.get(k, ts))
+            self._holders.setdefault(k, set()).add(b)
+        rec = self._recent.get(s)
+        if rec is None:
+            rec = self._recent[s] = deque(maxlen=self.recent)
+        rec.append((b, la, un, e.order_id))
+        self._hours[(ts // HOUR_MS) % 24] += 1
+
+    def _traits(self, b: str, ts: int) -> tuple[int, int]:
+        """(age bin, newness) of buyer ``b`` at its first order at a seller, at ``ts``: its age
+        on a log scale (`_AGE_BINS` bins of log10(days + 1) from 0 to 4; -1: unknown), and
+        whether it first appeared after the warm-up (-1: the stream is still in its warm-up,
+        when everyone is new to it)."""
+        reg = self._registered.get(b)
+        if reg is None:
+            age = -1
+        else:
+            days = max(0.0, (ts - reg) / DAY_MS)
+            age = min(_AGE_BINS - 1, int(math.log10(days + 1) * _AGE_BINS / 4))
+        assert self._t0 is not None  # noqa: S101
+        start = self._t0 + self.warmup_ms
+        new = -1 if ts < start else int(self._seen[b][0] >= start)
+        return age, new
+
+    def _count_traits(self, pair: list[Any], sign: int) -> None:
+        # The market's nulls of youth and newness: every live (buyer, seller) pair counts once.
+        if pair[_AGE] >= 0:
+            self._age_counts[pair[_AGE]] += sign
+        if pair[_NEW] >= 0:
+            self._new_counts[pair[_NEW]] += sign
+
+    def _review(self, e: Review) -> None:
+        who, s = sys.intern(e.reviewer_id), sys.intern(e.seller_id)
+        five = e.rating == 5
+        self._rq.append((e.ts, who, s, five))
+        self._fives += five
+        sr = self._sreviews.get(s)
+        if sr is None:
+            sr = self._sreviews[s] = [0, 0]
+        sr[0] += 1
+        sr[1] += five
+        pair = self._pair.get((who, s))
+        if pair is not None:
+            pair[_REV] += 1
+            pair[_FIVE] += five
+        if e.reviewer_registered is not None and who not in self._registered:
+            self._registered[who] = e.reviewer_registered
+        self._see(who, e.ts)
+
+    # ------------------------------------------------------------------ expiry
+
+    def _expire(self, now: int) -> None:
+        cut = now - self.window_ms
+        q = self._q
+        while q and q[0][0] < cut:
+            ts, b, s, un, keys = q.popleft()
+            self._unshipped -= un
+            self._hours[(ts // HOUR_MS) % 24] -= 1
+            pair = self._pair.get((b, s))
+            if pair is not None:
+                pair[_N] -= 1
+                pair[_UNSHIP] -= un
+                if pair[_N] <= 0:
+                    self._count_traits(pair, -1)
+                    del self._pair[(b, s)]
+                    arr = self._arrivals.get(s)
+                    if arr is not None:
+                        h = pair[_BORN] // HOUR_MS
+                        left = arr.get(h, 0) - 1
+                        if left > 0:
+                            arr[h] = left
+                        else:
+                            arr.pop(h, None)
+                            if not arr:
+                                del self._arrivals[s]
+                    buyers = self._buyers_of.get(s)
+                    if buyers is not None:
+                        buyers.discard(b)
+                        if not buyers:
+                            del self._buyers_of[s]
+                else:
+                    if pair[_TIMES] is not None:
+                        pair[_TIMES].pop(0)
+                        pair[_AMTS].pop(0)
+                        if pair[_N] < 2 or len(pair[_TIMES]) < 2:
+                            pair[_FIRST] = pair[_LAST]
+                            pair[_TIMES], pair[_AMTS] = None, pair[_AMTS][-1]
+                        else:
+                            pair[_FIRST] = min(pair[_TIMES])
+                    if pair[_N] < self.min_repeat:
+                        cand = self._cand.get(s)
+                        if cand is not None:
+                            cand.discard(b)
+                            if not cand:
+                                del self._cand[s]
+            n = self._orders.get(b, 0) - 1
+            if n > 0:
+                self._orders[b] = n
+            else:
+                self._orders.pop(b, None)
+            m = self._sorders.get(s, 0) - 1
+            if m > 0:
+                self._sorders[s] = m
+            else:
+                self._sorders.pop(s, None)
+                self._recent.pop(s, None)
+            ids = self._ids.get(b)
+            for k in keys:
+                if ids is not None and ids.get(k, ts + 1) <= ts:
+                    del ids[k]
+                    holders = self._holders.get(k)
+                    if holders is not None:
+                        holders.discard(b)
+                        if not holders:
+                            del self._holders[k]
+            if ids is not None and not ids:
+                del self._ids[b]
+        rq = self._rq
+        while rq and rq[0][0] < cut:
+            _, who, s, five = rq.popleft()
+            self._fives -= five
+            sr = self._sreviews.get(s)
+            if sr is not None:
+                sr[0] -= 1
+                sr[1] -= five
+                if sr[0] <= 0:
+                    del self._sreviews[s]
+            pair = self._pair.get((who, s))
+            if pair is not None:
+                pair[_REV] = max(0, pair[_REV] - 1)
+                pair[_FIVE] = max(0, pair[_FIVE] - five)
+        if now >= self._next_sweep:
+            self._next_sweep = now + DAY_MS
+            lo = now - self.memory_ms
+            for who in [w for w, s in self._seen.items() if s[1] < lo]:
+                del self._seen[who]
+                if who not in self._orders:
+                    self._registered.pop(who, None)
+            for s in [k for k, v in self._last.items() if v[2] < cut]:
+                del self._last[s]
+
+    # ------------------------------------------------------------------ market nulls
+
+    def _devotion(self, b: str, s: str) -> float:
+        return self._pair[(b, s)][_N] / max(1, self._orders.get(b, 1))
+
+    def _refit(self) -> None:
+        """The market's rates, from every seller's buyers and repeat buyers in the window."""
+        bins: dict[int, list[int]] = {}
+        devs: list[float] = []
+        for s in sorted(self._buyers_of):
+            n_b = len(self._buyers_of[s])
+            cand = self._cand.get(s, ())
+            r = 0
+            for b in cand:
+                d = self._devotion(b, s)
+                devs.append(d)
+                r += d >= self.min_devotion
+            acc = bins.setdefault(max(0, int(math.log2(n_b))), [0, 0])
+            acc[0] += r
+            acc[1] += n_b
+        total_r = sum(v[0] for v in bins.values())
+        total_b = sum(v[1] for v in bins.values())
+        self._phi_all = max(1e-4, (total_r + 1) / (total_b + 2))
+        # Each bin shrunk towards the market's rate with 200 pseudo-buyers.
+        self._phi = {k: max(1e-4, (v[0] + 200 * self._phi_all) / (v[1] + 200))
+                     for k, v in bins.items()}
+        if len(devs) >= 20:
+            mean = sum(devs) / len(devs)
+            sd = math.sqrt(sum((d - mean) ** 2 for d in devs) / len(devs))
+            self._dev = (mean, max(sd, 0.05))
+        # Share of accounts whose identifier of a kind is held by a crowd of accounts.
+        accounts = len(self._ids) or 1
+        for kind in ("d", "p", "a", "i"):
+            size = (self.household if kind == "d" else self.ip_crowd if kind == "i"
+                    else self.crowd)
+            crowded: set[str] = set()
+            for k, holders in self._holders.items():
+                if k[0] == kind and len(holders) >= size:
+                    crowded |= holders
+            self._crowd_rate[kind] = max(0.005, (len(crowded) + 1) / (accounts + 2))
+
+    # ------------------------------------------------------------------ decisions
+
+    def evaluate(self, now: int) -> list[Finding]:
+        self._expire(now)
+        if self._t0 is None:
+            return []
+        if self._next_refit is None or now >= self._next_refit:
+            self._refit()
+            self._next_refit = now + self.refit_every_ms
+        if self._next_eval is not None and now < self._next_eval:
+            return []
+        self._next_eval = now + self.eval_every_ms
+        dirty, self._dirty = self._dirty, set()
+        out: list[Finding] = []
+        for s in sorted(dirty):
+            f = self._judge(s, now)
+            if f is None:
+                continue
+            state = reemit(self._last.get(s), f.score, f.accounts, f.ts, self.refresh_ms)
+            if state is None:
+                continue
+            self._last[s] = state
+            out.append(f)
+        return out
+
+    def _judge(self, s: str, now: int) -> Finding | None:
+        cand = self._cand.get(s)
+        if not cand or len(cand) < self.min_cohort:
+            return None
+        members = sorted(b for b in cand if self._devotion(b, s) >= self.min_devotion)
+        if len(members) < self.min_cohort:
+            return None
+        pairs = {b: self._pair[(b, s)] for b in members}
+        if len(members) > self.max_cohort:
+            members = sorted(sorted(members, key=lambda b: (-pairs[b][_N], b))[:self.max_cohort])
+            pairs = {b: pairs[b] for b in members}
+        k = len(members)
+        n_buyers = len(self._buyers_of.get(s, ()))
+        bin_ = max(0, int(math.log2(max(1, n_buyers))))
+        expected = self._phi.get(bin_, self._phi_all) * n_buyers
+        nlp: dict[str, float] = {}
+        nlp["volume"] = min(self.cap_volume, poisson_tail_nlp(k, expected))
+        devs = [self._devotion(b, s) for b in members]
+        mean_dev = sum(devs) / k
+        m0, sd0 = self._dev
+        nlp["devotion"] = min(self.cap_devotion, normal_tail_nlp(
+            (mean_dev - m0 - self.margin_devotion * sd0) / (sd0 / math.sqrt(min(k, self.n_max)))))
+        flags: dict[str, set[str]] = {}
+        nlp["arrival"] = self._arrival(s, members, pairs, now, flags)
+        nlp["youth"] = self._youth(members, pairs, flags)
+        nlp["newness"] = self._newness(members, pairs, flags)
+        nlp["waves"] = self._waves(members, pairs, flags)
+        mset = set(members)
+        others = [r for r in self._recent.get(s, ()) if r[0] not in mset]
+        orders = sum(p[_N] for p in pairs.values())
+        nlp["amounts"] = self._amounts(members, pairs, others, flags)
+        # The seller's other orders are the null, shrunk towards the market's rate with
+        # ``prior_orders`` pseudo-orders: a small seller whose orders are mostly the ring's has
+        # no baseline of its own.
+        unship = sum(p[_UNSHIP] for p in pairs.values())
+        u0 = sum(r[2] for r in others)
+        k0 = self.prior_orders
+        market_un = self._unshipped / max(1, len(self._q))
+        nlp["unshipped"] = min(self.cap_behaviour, binomial_tail_nlp(
+            unship, orders, self._margin((u0 + k0 * market_un) / (len(others) + k0),
+                                         self.margin_unshipped), self.n_max))
+        flags["unshipped"] = {b for b in members if pairs[b][_UNSHIP] * 2 >= pairs[b][_N]}
+        five = sum(p[_FIVE] for p in pairs.values())
+        sr = self._sreviews.get(s, [0, 0])
+        other_orders = max(0, self._sorders.get(s, 0) - orders)
+        market_five = self._fives / max(1, len(self._q))
+        nlp["praise"] = min(self.cap_praise, binomial_tail_nlp(
+            five, orders, self._margin(min(0.95, (max(0, sr[1] - five) + k0 * market_five)
+                                           / (other_orders + k0)), self.margin_praise),
+            self.n_max))
+        flags["praise"] = {b for b in members if pairs[b][_FIVE]}
+        nlp["devices"], nlp["identity"] = self._identity(members, flags)
+        behaviour = sum(nlp[x] for x in _BEHAVIOUR)
+        # Volume and devotion weigh half: loyal customers and a company's employees make both.
+        volume = self.w_volume * (nlp["volume"] + nlp["devotion"])
+        surprise = volume + behaviour + min(nlp["identity"], behaviour)
+        gated = nlp["volume"] < self.min_volume or behaviour < self.min_behaviour
+        if self.trace is not None:
+            self.trace.append((s, now, len(members), dict(nlp), -surprise if gated else surprise))
+        if gated:
+            return None
+        score = significance(surprise, self.full)
+        if score < self.emit_min:
+            return None
+        return self._finding(s, members, pairs, nlp, flags, score, surprise, expected,
+                             n_buyers, orders, mean_dev)
+
+    def _arrival(self, s: str, members: list[str], pairs: dict[str, list[Any]], now: int,
+                 flags: dict[str, set[str]]) -> float:
+        """Synchrony of arrival (CatchSync): the most members that became buyers of the seller
+        within ``span`` (1, 3 or 7 days), against the share of the seller's *other* buyers that
+        arrived in that span (so a stream's start, when everyone arrives, or a newcomer's
+        growth, when all its buyers are new, are in the null), shrunk towards a steady arrival
+        with ``prior_orders`` pseudo-buyers; corrected for the number of spans scanned."""
+        assert self._t0 is not None  # noqa: S101
+        settled = self._t0 + self.arrival_warmup_ms
+        arr = self._arrivals.get(s, {})
+        total = sum(arr.values())
+        k_all = len(members)
+        others_total = max(0, total - k_all)
+        born = sorted((pairs[b][_BORN], b) for b in members)
+        lo = max(now - self.window_ms, min(t for t, _ in born))
+        width = max(HOUR_MS, now - lo)
+        best, hits = 0.0, set()
+        for days in (1, 3, 7):
+            span = days * DAY_MS
+            if span >= width:
+                continue
+            j, top, top_i, top_j = 0, 0, 0, 0
+            for i in range(k_all):
+                while born[i][0] - born[j][0] >= span or born[j][0] < settled and j < i:
+                    j += 1
+                if born[j][0] >= settled and i - j + 1 > top:
+                    top, top_i, top_j = i - j + 1, j, i + 1
+            t0 = born[top_i][0]
+            if t0 < settled:
+                continue  # the stream's first days: every buyer arrives then
+            inside = sum(c for h, c in arr.items() if t0 // HOUR_MS <= h < (t0 + span) // HOUR_MS)
+            others_in = max(0, inside - top)
+            k0 = self.prior_orders
+            q = (others_in + k0 * span / width) / (others_total + k0)
+            v = binomial_tail_nlp(top, k_all, self._margin(q, self.margin_arrival), self.n_max) \
+                - math.log10(width / span)
+            if v > best:
+                best, hits = v, {b for _, b in born[top_i:top_j]}
+        flags["arrived"] = hits
+        return min(self.cap_behaviour, best)
+
+    def _youth(self, members: list[str], pairs: dict[str, list[Any]],
+               flags: dict[str, set[str]]) -> float:
+        """How young the members were at their first order here, as percentiles of the ages of
+        all the market's (buyer, seller) pairs: under the null their mean is 1/2 (uniform), with
+        standard deviation sqrt(1/12/n); only a mean below 1/2 - ``margin_youth`` counts."""
+        ages = {b: pairs[b][_AGE] for b in members if pairs[b][_AGE] >= 0}
+        known = sum(self._age_counts)
+        if len(ages) < 3 or known < 50:
+            return 0.0
+        below, cum = [], 0
+        for c in self._age_counts:
+            below.append((cum + c / 2) / known)
+            cum += c
+        u = [below[x] for x in ages.values()]
+        n = min(len(u), self.n_max)
+        z = (0.5 - self.margin_youth - sum(u) / len(u)) / math.sqrt(1 / 12 / n)
+        flags["young"] = {b for b, x in ages.items() if below[x] < 0.2}
+        return min(self.cap_behaviour, normal_tail_nlp(z))
+
+    def _newness(self, members: list[str], pairs: dict[str, list[Any]],
+                 flags: dict[str, set[str]]) -> float:
+        """Members that appeared in the stream after its warm-up (new or dormant accounts),
+        against the share of the market's pairs whose buyer did."""
+        judged = [b for b in members if pairs[b][_NEW] >= 0]
+        total = sum(self._new_counts)
+        new = {b for b in judged if pairs[b][_NEW] == 1}
+        flags["new"] = new
+        if not judged or total < 50:
+            return 0.0
+        p0 = self._margin((self._new_counts[1] + 1) / (total + 2), self.margin_youth)
+        return min(self.cap_newness, binomial_tail_nlp(len(new), len(judged), p0, self.n_max))
+
+    @staticmethod
+    def _margin(p0: float, m: float) -> float:
+        """The null share raised by a margin ``m`` of what is left to 1: honest groups differ
+        from the average buyer too (loyal customers buy the same staple and review it more), so
+        only a difference beyond the margin is evidence."""
+        return min(0.99, p0 + m * (1.0 - p0))
+
+    def _waves(self, members: list[str], pairs: dict[str, list[Any]],
+               flags: dict[str, set[str]]) -> float:
+        """Orders with another member's order within a wave's width, against the seller-day
+        volume of the cohort spread over the market's hours of the day; the best of the widths
+        ``wave_ms`` / 2, ``wave_ms`` and 3 ``wave_ms``, corrected for trying three."""
+        times: list[tuple[int, str]] = []
+        for b in members:
+            p = pairs[b]
+            times.extend((t, b) for t in (p[_TIMES] or (p[_FIRST],)))
+        times.sort()
+        if len(times) < 3:
+            return 0.0
+        best, hits = 0.0, set()
+        for w in (self.wave_ms // 2, self.wave_ms, 3 * self.wave_ms):
+            v, h = self._wave_test(times, w)
+            if v > best:
+                best, hits = v, h
+        flags["wave"] = hits
+        return min(self.cap_behaviour, max(0.0, best - math.log10(3)))
+
+    def _wave_test(self, times: list[tuple[int, str]], w: int) -> tuple[float, set[str]]:
+        m = len(times)
+        hit = [False] * m
+        j = 0
+        for i in range(m):
+            while times[i][0] - times[j][0] > w:
+                j += 1
+            for x in range(j, i):
+                if times[x][1] != times[i][1]:
+                    hit[i] = hit[x] = True
+        y = sum(hit)
+        # Null: within a day, times follow the market's hour profile; the chance that one of
+        # the other same-day orders falls within w is about 1 - (1 - pi)^(n_day - 1), with pi
+        # the chance that two such times are within w.
+        total = sum(self._hours) or 1
+        prof = [h / total for h in self._hours]
+        pi = min(1.0, sum(x * x for x in prof) * 24 * (2 * w / DAY_MS))
+        per_day: dict[int, int] = {}
+        for t, _ in times:
+            per_day[t // DAY_MS] = per_day.get(t // DAY_MS, 0) + 1
+        expected = sum(n * (1.0 - (1.0 - pi) ** (n - 1)) for n in per_day.values())
+        p0 = min(0.99, max(1e-3, expected / m))
+        return (binomial_tail_nlp(y, m, p0, self.n_max),
+                {b for (_, b), h in zip(times, hit, strict=True) if h})
+
+    def _amounts(self, members: list[str], pairs: dict[str, list[Any]],
+                 others: list[tuple[str, float, bool, str]], flags: dict[str, set[str]]) -> float:
+        """Members' amounts here that are *unlike* the seller's own (issue 10: "amounts unlike
+        the seller's own distribution"): an amount is unusual when fewer of the seller's other
+        orders lie within ``band`` (log) of it than of all but the ``low_quantile`` of those
+        orders themselves. Under the null (members buy like everyone else) that happens to
+        about ``low_quantile`` of their orders. A crew paying made-up sums shows it; a crew
+        buying the hero item at its price does not, nor do loyal customers buying a staple."""
+        if len(others) < 20:
+            return 0.0
+        amts = [(a, b) for b in members
+                for a in (pairs[b][_AMTS] if pairs[b][_TIMES] is not None else (pairs[b][_AMTS],))]
+        if len(amts) < 4:
+            return 0.0
+        xs = sorted(r[1] for r in others)
+        n = len(xs)
+        w = self.band
+
+        def near(x: float) -> int:
+            return bisect_right(xs, x + w) - bisect_left(xs, x - w)
+
+        own = sorted(near(x) - 1 for x in xs)  # each other order's neighbours, itself excluded
+        cut = own[int(self.low_quantile * n)]
+        p0 = sum(1 for c in own if c <= cut) / n
+        # Counted by member (most of its orders unusual), not by order: two or three bulk buyers
+        # ordering often are not a crew.
+        unusual: dict[str, list[int]] = {}
+        for a, b in amts:
+            u = unusual.setdefault(b, [0, 0])
+            u[0] += near(a) <= cut
+            u[1] += 1
+        low = {b for b, (k, n_b) in unusual.items() if 2 * k > n_b}
+        flags["amount"] = low
+        return min(self.cap_behaviour, binomial_tail_nlp(
+            len(low), len(unusual), self._margin(p0, self.margin_amounts), self.n_max))
+
+    def _identity(self, members: list[str], flags: dict[str, set[str]]) -> tuple[float, float]:
+        """(devices, identity): members on a device with more of them than a household holds
+        (each person has a phone of their own: a crowded device is behaviour), and members on a
+        card, address or IP shared by several of them (households, offices and companies share
+        those too: only an amplifier), each against the market's share of accounts that do."""
+        by_key: dict[str, list[str]] = {}
+        for b in members:
+            for key in self._ids.get(b, ()):
+                by_key.setdefault(key, []).append(b)
+        n = len(members)
+        out = {}
+        shared: set[str] = set()
+        for kind in ("d", "p", "a", "i"):
+            size = (self.household if kind == "d" else self.ip_crowd if kind == "i"
+                    else self.crowd)
+            crowded = {b for key, bs in by_key.items() if key[0] == kind and len(bs) >= size
+                       for b in bs}
+            shared |= crowded
+            out[kind] = binomial_tail_nlp(len(crowded), n, self._crowd_rate[kind], self.n_max)
+        flags["shared"] = shared
+        return (min(self.cap_behaviour, out["d"]),
+                min(self.cap_identity, max(out["p"], out["a"], out["i"])))
+
+    def _finding(self, s: str, members: list[str], pairs: dict[str, list[Any]],
+                 nlp: dict[str, float], flags: dict[str, set[str]], score: float,
+                 surprise: float, expected: float, n_buyers: int, orders: int,
+                 mean_dev: float) -> Finding:
+        accounts: dict[str, float] = {}
+        traits: dict[str, list[str]] = {}
+        for b in members:
+            strong = [t for t in _STRONG if b in flags.get(t, ())]
+            weak = [t for t in _WEAK if b in flags.get(t, ())]
+            traits[b] = strong + weak
+            # A member is as suspicious as the cohort only when it shows the cohort's behaviour
+            # itself and buys little elsewhere: an honest regular of the client who happened to
+            # order in the same hour as the crew stays under the blacklist's release level.
+            dev = self._devotion(b, s)
+            weight = 0.15 + 0.2 * len(strong) + 0.1 * len(weak) + 0.3 * max(0.0, dev - 0.5) / 0.5
+            accounts[b] = score * min(1.0, weight)
+        mset = set(members)
+        order_ids = [r[3] for r in self._recent.get(s, ()) if r[0] in mset]
+        ts = max(p[_LAST] for p in pairs.values())
+        named = sorted((k for k in (*_BEHAVIOUR, "identity") if nlp[k] >= 2.0),
+                       key=lambda k: -nlp[k])
+        words = {"arrival": "arriving together", "youth": "young accounts", "newness": "accounts new to the platform",
+                 "waves": "orders in synchronised waves", "amounts": "the same amounts",
+                 "unshipped": "nothing shipped", "praise": "5-star reviews",
+                 "devices": "shared devices", "identity": "shared cards, addresses or IPs"}
+        reasons = ("puppet_cohort", *(f"cohort_{k}" for k in named))
+        share = orders / max(1, self._sorders.get(s, orders))
+        summary = (f"{len(members)} accounts that buy little elsewhere placed {orders} orders "
+                   f"at seller {s} ({share:.0%} of its orders in "
+                   f"{self.window_ms // DAY_MS} days; about {expected:.1f} such buyers expected)"
+                   + (f", with {', '.join(words[k] for k in named)}" if named else "") + ".")
+        evidence: dict[str, Any] = {
+            "order_ids": bounded(order_ids), "cohort_accounts": len(members),
+            "cohort_orders": orders, "share_of_seller_orders": round(share, 3),
+            "seller_buyers": n_buyers, "expected_cohort": round(expected, 2),
+            "mean_devotion": round(mean_dev, 3),
+            "surprise_log10": {k: round(v, 2) for k, v in nlp.items()},
+            "member_traits": {b: traits[b] for b in sorted(members, key=lambda b: (
+                -accounts[b], b))[:20]},
+            "total_surprise": round(surprise, 2),
+        }
+        return Finding(detector=self.name, seller_id=s, score=score, ts=ts, summary=summary,
+                       accounts=accounts, evidence=evidence, reasons=reasons)
+
+    def state_size(self) -> int:
+        return len(self._q) + len(self._rq) + len(self._seen) + len(self._holders)
