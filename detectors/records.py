@@ -18,11 +18,12 @@ Adaptation to the stream, and to timing:
   sellers reconcile; a padded invoice leaves most of itself uncovered. Buckets older than
   ``pool_days`` leave the pool (sales that old are not invoiced any more), which also stops
   rounding leftovers from accumulating into a cushion for padding.
-* **Refunds.** Real sales are GMV minus refunds, but a refund usually cancels an order invoiced
-  days before, so taking it out of the pool would make the next honest invoice look uncovered.
-  Covered sales are instead discounted by the seller's refund rate over the window, estimated
-  against at least ``refund_prior`` CNY of GMV, so that one refunded order at a small shop does
-  not read as a shop refunding most of its sales (and its earlier invoices as padded).
+* **Refunds.** An invoice states the sales of its period; a refund cancels an order later (a
+  credit note of its own), so invoices are compared with gross sales: refunds touch neither the
+  pool nor the padding test (discounting them made an honest shop with many returns look
+  padded by ``1 / (1 - refund rate)``). They only set the window's net sales, which tell
+  "invoice without sales" apart, with the refund rate estimated against at least
+  ``refund_prior`` CNY of GMV.
 * **Padded invoices and their run, against the market's invoicing.** How far an honest invoice
   strays from the sales it covers depends on the market (discounts, late or bundled invoicing),
   so the detector keeps the log ratio amount / covered sales of the market's last ``sample``
@@ -313,14 +314,13 @@ class ConjuredRecords(Detector):
 
     def _assess(self, sid: str, s: _Seller, now: int, ts: int) -> Finding | None:
         today = now // DAY_MS
-        sales_w, orders_w, refund_rate = self._sales(s, today - self.window_days)
-        keep = 1.0 - refund_rate
+        sales_w, orders_w, _ = self._sales(s, today - self.window_days)
         best: tuple[float, tuple[str, ...], dict, str] | None = None
         news = False
 
         limit = math.exp(self._pad_threshold())
-        padded = [(rid, amt, cov * keep) for _, rid, amt, cov, judged in s.invoices
-                  if judged and amt >= limit * cov * keep]
+        padded = [(rid, amt, cov) for _, rid, amt, cov, judged in s.invoices
+                  if judged and amt >= limit * cov]
         if padded:
             total = sum(a for _, a, _ in padded)
             covered = sum(c for _, _, c in padded)
