@@ -4,42 +4,54 @@ against what the market and the seller's other buyers predict (issue 10, class 3
 Method. A ring of puppet buyers that shares no identifier still has to *behave*: to inflate a
 client's orders its accounts buy there again and again, buy little anywhere else, and are cheap
 accounts (new, or bought and dormant until the job); an operator runs them in synchronised
-waves, on the same amounts, often without shipping anything, and has them praise the client.
+waves, often on made-up amounts or without shipping anything, and has them praise the client.
 CatchSync (Jiang, Cui, Beutel, Faloutsos, Yang, "CatchSync: Catching Synchronized Behavior in
 Large Directed Graphs", KDD 2014) judges a target by how *synchronised* (alike) its sources are
 and how *abnormal* they are against everyone else; a popular target's sources are drawn from the
 whole market and so are neither. This detector does that with explicit null models, one per
-behaviour, each giving a tail probability (``detectors.nulls``):
+behaviour, each giving a tail probability in log10 units (``detectors.nulls``):
 
 * **cohort**: the seller's buyers with at least ``min_repeat`` orders in ``window_ms`` of which
-  at least ``min_devotion`` are at this seller (their *devotion*, camouflage included);
-* **volume**: their number against the market's rate of such buyers among sellers with as many
-  buyers (Poisson; sellers binned by log2 of their distinct buyers, so a popular seller is no
-  easier to list than a small one); **devotion**: their mean devotion against the market's
-  repeat buyers (normal);
-* **youth**: how many were registered within 30 / 180 / 400 days of their first order here,
-  against the market's repeat buyers (binomial, the best threshold, corrected for three);
-  **newness**: how many were first seen by the stream (after a warm-up) just before their first
-  order here;
-* **waves**: how many of their orders here have another member's order within ``wave_ms``,
-  against what the seller's own daily volume and the market's hour-of-day profile predict;
-* **amounts**: how many of their orders fall within ``band`` (log) of their median amount,
-  against the share of the seller's other orders in that band; **unshipped** and **praise**
-  (5-star reviews per order): against the seller's other buyers;
-* **identity** (an amplifier, never alone): members sharing a device, card or address with
-  more of them than a household holds, or an IP with several of them, against the market's
-  share of accounts that do.
+  at least ``min_devotion`` are at this seller or its *siblings* (the few other sellers where
+  ``sibling_share`` of its repeat buyers also buy again and again: a crew serving two clients
+  buys half at each);
+* **volume**: the members devoted to this seller alone against the market's rate of such
+  buyers among sellers with as many buyers (Poisson; sellers binned by log2 of their distinct
+  buyers, so a popular seller is no easier to list than a small one); **devotion**: their mean
+  devotion against the market's repeat buyers (normal). Loyal customers and a company's
+  employees make both, so both weigh ``w_volume`` and neither lists alone.
 
-The behavioural part ``B`` (arrival, youth, newness, waves, amounts, unshipped, praise, shared
-devices) is what tells puppets
-from loyal customers, a company's employees or a household; identity counts at most as much as
-``B`` (issue 10, class 2: households, offices and companies share cards and addresses; puppets
-share them *and* behave like puppets). The seller's surprise is ``w_volume * V + B + min(I, B)``
-with ``V`` volume and devotion, each term capped; it needs volume of at least ``min_volume`` and
-``B >= min_behaviour``, and maps to a score through `detectors.nulls.significance`.
+The *behaviour* ``B`` is what tells puppets from loyal customers, employees or a household:
 
-Members score by the seller's score and by how many member-level traits they show (young or
-new, in a wave, on the cohort amount, unshipped, praising, sharing an identifier).
+* **arrival** (CatchSync's synchrony): the most members that became buyers here within 1, 3 or
+  7 days, against the share of the seller's other buyers that arrived then (binomial, corrected
+  for the spans tried; not in the stream's first ``arrival_warmup_ms``);
+* **youth**: the members' account ages at their first order here as percentiles of the
+  market's (buyer, seller) pairs (uniform under the null); **newness**: members first seen by
+  the stream after its warm-up, against the market's share (capped: a returning customer looks
+  new too);
+* **waves**: orders with another member's order within ``wave_ms`` / 2, ``wave_ms`` or
+  3 ``wave_ms``, against what the cohort's daily volume spread over the market's hour-of-day
+  profile predicts;
+* **amounts**: members most of whose amounts are as isolated among the seller's other orders as
+  the rarest ``low_quantile`` of those orders are (made-up sums; a crew buying the hero item at
+  its price does not show it, nor do loyal customers buying a staple);
+* **unshipped** and **praise** (5-star reviews per order): against the seller's other orders,
+  shrunk to the market's rate with ``prior_orders`` pseudo-orders;
+* **devices**: members on a device with more of them than a ``household``; each person has a
+  phone of their own, so a crowded device is behaviour.
+
+**Identity** (cards, addresses, IPs shared by a ``crowd`` of members, against the market's
+share of accounts that are) is an amplifier worth at most ``B``: households, offices and
+companies share those too (issue 10, class 2). The seller's surprise is
+``w_volume * (volume + devotion) + B + min(identity, B)``, each term capped; it needs
+``volume >= min_volume`` and ``B >= min_behaviour`` and maps to a score through
+`detectors.nulls.significance` (``full`` log10 units give 0.8).
+
+Members score by the seller's score and by the member-level traits they show themselves (strong:
+arrived in the burst, in a wave, on an unusual amount, unshipped; weak: young, new, praising,
+sharing an identifier) and by their devotion, so an honest regular who happened to order in the
+crew's hour stays under the blacklist's release level.
 
 Cost: `observe` O(1) amortised; a seller is judged at most every ``eval_every_ms`` and only when
 a repeat buyer ordered again, in O(its repeat buyers + its ``recent`` last orders); the market's
@@ -108,6 +120,9 @@ class PuppetCohort(Detector):
       ``margin_praise`` [0.3] (shares of what the null leaves to 1), ``margin_devotion`` [0.5]
       (standard deviations), ``margin_amounts`` [0.1]: how far beyond its null a cohort must be
       before it counts.
+    * ``sibling_share`` [0.4], ``max_siblings`` [3]: sellers where that share of a seller's
+      repeat buyers also buy again and again are its siblings (a crew's other clients);
+      devotion counts orders at the seller and its siblings.
     * ``prior_orders`` [5]: pseudo-orders at the market's rate added to a seller's own
       unshipped and 5-star rates (a small seller's orders may be mostly the ring's).
     * ``low_quantile`` [0.05]: an amount is unusual for a seller when it is as isolated among
@@ -135,6 +150,7 @@ class PuppetCohort(Detector):
                  margin_devotion: float = 0.5, cap_newness: float = 4.0,
                  low_quantile: float = 0.05, margin_amounts: float = 0.1,
                  prior_orders: int = 5, margin_arrival: float = 0.1,
+                 sibling_share: float = 0.4, max_siblings: int = 3,
                  arrival_warmup_ms: int = 7 * DAY_MS,
                  cap_volume: float = 10.0, cap_devotion: float = 4.0, cap_praise: float = 4.0,
                  cap_behaviour: float = 8.0, cap_identity: float = 8.0,
@@ -163,6 +179,8 @@ class PuppetCohort(Detector):
         self.margin_devotion = float(margin_devotion)
         self.cap_newness = float(cap_newness)
         self.prior_orders = int(prior_orders)
+        self.sibling_share = float(sibling_share)
+        self.max_siblings = int(max_siblings)
         self.margin_arrival = float(margin_arrival)
         self.arrival_warmup_ms = int(arrival_warmup_ms)
         self.low_quantile = float(low_quantile)
@@ -188,6 +206,7 @@ class PuppetCohort(Detector):
         self._buyers_of: dict[str, set[str]] = {}
         self._cand: dict[str, set[str]] = {}  # seller → buyers with min_repeat orders
         self._arrivals: dict[str, dict[int, int]] = {}  # seller → hour → pairs born then
+        self._repeats: dict[str, set[str]] = {}  # buyer → sellers it bought from min_repeat times
         self._sorders: dict[str, int] = {}  # seller → orders in the window
         self._sreviews: dict[str, list[int]] = {}  # seller → [reviews, 5-star]
         # seller → latest orders: (buyer, log amount, unshipped, order id)
@@ -270,6 +289,7 @@ class PuppetCohort(Detector):
                 pair[_AMTS].append(la)
             if pair[_N] == self.min_repeat:
                 self._cand.setdefault(s, set()).add(b)
+                self._repeats.setdefault(b, set()).add(s)
             if pair[_N] >= self.min_repeat:
                 self._dirty.add(s)
         self._orders[b] = self._orders.get(b, 0) + 1
@@ -373,6 +393,11 @@ class PuppetCohort(Detector):
                             cand.discard(b)
                             if not cand:
                                 del self._cand[s]
+                        rep = self._repeats.get(b)
+                        if rep is not None:
+                            rep.discard(s)
+                            if not rep:
+                                del self._repeats[b]
             n = self._orders.get(b, 0) - 1
             if n > 0:
                 self._orders[b] = n
@@ -485,11 +510,31 @@ class PuppetCohort(Detector):
             out.append(f)
         return out
 
+    def _siblings(self, s: str, cand: set[str]) -> list[str]:
+        """Sellers where many of ``s``'s repeat buyers buy again and again too: the other
+        clients of a crew that serves several (at most ``max_siblings``)."""
+        counts: dict[str, int] = {}
+        for b in cand:
+            for other in self._repeats.get(b, ()):
+                if other != s:
+                    counts[other] = counts.get(other, 0) + 1
+        need = max(self.min_cohort, self.sibling_share * len(cand))
+        return sorted((o for o, k in counts.items() if k >= need),
+                      key=lambda o: (-counts[o], o))[:self.max_siblings]
+
+    def _group_devotion(self, b: str, group: list[str]) -> float:
+        own = sum(self._pair[(b, g)][_N] for g in group if (b, g) in self._pair)
+        return own / max(1, self._orders.get(b, 1))
+
     def _judge(self, s: str, now: int) -> Finding | None:
         cand = self._cand.get(s)
         if not cand or len(cand) < self.min_cohort:
             return None
-        members = sorted(b for b in cand if self._devotion(b, s) >= self.min_devotion)
+        # Devotion to the seller and the other clients its repeat buyers share (a crew serving
+        # two clients buys half at each); the volume test keeps the plain devotion of its null.
+        group = [s, *self._siblings(s, cand)]
+        members = sorted(b for b in cand if self._group_devotion(b, group) >= self.min_devotion)
+        plain = sum(1 for b in members if self._devotion(b, s) >= self.min_devotion)
         if len(members) < self.min_cohort:
             return None
         pairs = {b: self._pair[(b, s)] for b in members}
@@ -501,8 +546,8 @@ class PuppetCohort(Detector):
         bin_ = max(0, int(math.log2(max(1, n_buyers))))
         expected = self._phi.get(bin_, self._phi_all) * n_buyers
         nlp: dict[str, float] = {}
-        nlp["volume"] = min(self.cap_volume, poisson_tail_nlp(k, expected))
-        devs = [self._devotion(b, s) for b in members]
+        nlp["volume"] = min(self.cap_volume, poisson_tail_nlp(plain, expected))
+        devs = [self._group_devotion(b, group) for b in members]
         mean_dev = sum(devs) / k
         m0, sd0 = self._dev
         nlp["devotion"] = min(self.cap_devotion, normal_tail_nlp(
@@ -550,7 +595,7 @@ class PuppetCohort(Detector):
         if score < self.emit_min:
             return None
         return self._finding(s, members, pairs, nlp, flags, score, surprise, expected,
-                             n_buyers, orders, mean_dev)
+                             n_buyers, orders, mean_dev, group)
 
     def _arrival(self, s: str, members: list[str], pairs: dict[str, list[Any]], now: int,
                  flags: dict[str, set[str]]) -> float:
@@ -739,7 +784,7 @@ class PuppetCohort(Detector):
     def _finding(self, s: str, members: list[str], pairs: dict[str, list[Any]],
                  nlp: dict[str, float], flags: dict[str, set[str]], score: float,
                  surprise: float, expected: float, n_buyers: int, orders: int,
-                 mean_dev: float) -> Finding:
+                 mean_dev: float, group: list[str]) -> Finding:
         accounts: dict[str, float] = {}
         traits: dict[str, list[str]] = {}
         for b in members:
@@ -749,7 +794,7 @@ class PuppetCohort(Detector):
             # A member is as suspicious as the cohort only when it shows the cohort's behaviour
             # itself and buys little elsewhere: an honest regular of the client who happened to
             # order in the same hour as the crew stays under the blacklist's release level.
-            dev = self._devotion(b, s)
+            dev = self._group_devotion(b, group)
             weight = 0.15 + 0.2 * len(strong) + 0.1 * len(weak) + 0.3 * max(0.0, dev - 0.5) / 0.5
             accounts[b] = score * min(1.0, weight)
         mset = set(members)
@@ -772,6 +817,7 @@ class PuppetCohort(Detector):
             "cohort_orders": orders, "share_of_seller_orders": round(share, 3),
             "seller_buyers": n_buyers, "expected_cohort": round(expected, 2),
             "mean_devotion": round(mean_dev, 3),
+            "sibling_sellers": group[1:],
             "surprise_log10": {k: round(v, 2) for k, v in nlp.items()},
             "member_traits": {b: traits[b] for b in sorted(members, key=lambda b: (
                 -accounts[b], b))[:20]},
