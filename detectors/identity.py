@@ -34,8 +34,10 @@ shared identifiers are among them (a household shares an address, maybe a card a
 sharing counts fully only beyond a household's size, or as a *mesh* of several devices, cards and
 addresses each shared by some of the accounts, which is how crews work), the
 share of new accounts (``buyer_registered`` within ``new_account_days``), the share of the
-seller's own orders they make, the unshipped share, shared IPs (a little), and two dilution
-terms: the share of the cluster's *linked* purchases (at sellers where two or more cluster
+seller's own orders they make, the unshipped share, shared IPs (a little), the *review push*
+(their orders here draw reviews, nearly all 5-star, far more often than their orders elsewhere
+do: a null of the buyers' own habits, so a good supplier's deserved praise does not count), and
+two dilution terms: the share of the cluster's *linked* purchases (at sellers where two or more cluster
 accounts buy) that goes to this seller, and its orders relative to the cluster's top seller.
 Camouflage at honest sellers neither dilutes the client's share (one-off purchases are not
 linked) nor implicates the honest host.
@@ -48,7 +50,7 @@ import sys
 from collections import deque
 from typing import Any, ClassVar
 
-from credence.contract import Event, EventType, Order
+from credence.contract import Event, EventType, Order, Review
 from detectors.base import Detector, Finding, bounded, reemit
 
 __all__ = ["SockPuppets"]
@@ -62,24 +64,25 @@ _LINKS: tuple[tuple[str, str], ...] = (("device_id", "d"), ("payment_id", "p"),
 
 
 # A buyer's live purchases at one seller, as a plain list (cheap to snapshot):
-# [orders, amount, unshipped, last ts, last ip]
-_ORDERS, _AMOUNT, _UNSHIPPED, _LAST_TS, _IP = range(5)
+# [orders, amount, unshipped, last ts, last ip, reviews, 5-star reviews]
+_ORDERS, _AMOUNT, _UNSHIPPED, _LAST_TS, _IP, _REVIEWS, _FIVE = range(7)
 
 
 class _Account:
-    __slots__ = ("registered", "orders", "sellers", "ids")
+    __slots__ = ("registered", "orders", "reviews", "sellers", "ids")
 
     def __init__(self) -> None:
         self.registered: int | None = None
         self.orders = 0
+        self.reviews = 0  # reviews of its live purchases
         self.sellers: set[str] = set()  # sellers with live orders (counts: `_pair`)
         self.ids: dict[str, int] = {}  # identifier key → last use (ms)
 
     def __getstate__(self) -> tuple:
-        return (self.registered, self.orders, self.sellers, self.ids)
+        return (self.registered, self.orders, self.reviews, self.sellers, self.ids)
 
     def __setstate__(self, st: tuple) -> None:
-        self.registered, self.orders, self.sellers, self.ids = st
+        self.registered, self.orders, self.reviews, self.sellers, self.ids = st
 
 
 class SockPuppets(Detector):
@@ -112,7 +115,7 @@ class SockPuppets(Detector):
     """
 
     name: ClassVar[str] = "sock_puppets"
-    observes: ClassVar[frozenset[EventType]] = frozenset({"order"})
+    observes: ClassVar[frozenset[EventType]] = frozenset({"order", "review"})
 
     def __init__(self, *, window_ms: int = 14 * DAY_MS, rebuild_every_ms: int = 6 * HOUR_MS,
                  hub_accounts: int = 40, min_accounts: int = 3, new_account_days: float = 30.0,
@@ -125,7 +128,10 @@ class SockPuppets(Detector):
                  w_mesh: float = 2.5, w_new: float = 1.5,
                  w_share: float = 1.0, share_ref: float = 0.25, w_unshipped: float = 1.0,
                  w_ip: float = 0.3, w_dilution: float = 2.5, w_rel: float = 1.0,
-                 benign_cap: float = 0.35) -> None:
+                 benign_cap: float = 0.35, praise_margin: float = 0.15,
+                 praise_span: float = 0.2, praise_prior: float = 5.0,
+                 review_prior: float = 0.3,
+                 w_push: float = 1.5) -> None:
         self.window_ms = int(window_ms)
         self.rebuild_every_ms = int(rebuild_every_ms)
         self.hub_accounts = int(hub_accounts)
@@ -155,6 +161,11 @@ class SockPuppets(Detector):
         self.w_ip = float(w_ip)
         self.w_dilution = float(w_dilution)
         self.w_rel = float(w_rel)
+        self.praise_margin = float(praise_margin)
+        self.praise_span = float(praise_span)
+        self.praise_prior = float(praise_prior)
+        self.review_prior = float(review_prior)
+        self.w_push = float(w_push)
         # live purchases, oldest first: (ts, buyer, seller, amount, unshipped, device key,
         # payment key, address key); ids are interned so that the snapshot stores each once
         self._queue: deque[tuple] = deque()
@@ -201,6 +212,9 @@ class SockPuppets(Detector):
     # ------------------------------------------------------------------ stream
 
     def observe(self, event: Event) -> None:
+        if isinstance(event, Review):
+            self._review(event)
+            return
         if not isinstance(event, Order):
             return
         ts, b, s = event.ts, sys.intern(event.buyer_id), sys.intern(event.seller_id)
@@ -213,7 +227,7 @@ class SockPuppets(Detector):
         acct.sellers.add(s)
         pair = self._pair.get((b, s))
         if pair is None:
-            pair = self._pair[(b, s)] = [0, 0.0, 0, 0, None]
+            pair = self._pair[(b, s)] = [0, 0.0, 0, 0, None, 0, 0]
         unshipped = not event.shipped
         pair[_ORDERS] += 1
         pair[_AMOUNT] += event.amount
@@ -249,6 +263,16 @@ class SockPuppets(Detector):
         self._queue.append((ts, b, s, event.amount, unshipped, *keys))
         self._dirty.add(b)
 
+    def _review(self, event: Review) -> None:
+        """A review of a live purchase: the review push that benign sharing lacks."""
+        pair = self._pair.get((event.reviewer_id, event.seller_id))
+        if pair is None or pair[_REVIEWS] >= pair[_ORDERS]:
+            return
+        pair[_REVIEWS] += 1
+        pair[_FIVE] += event.rating == 5
+        self._acct[event.reviewer_id].reviews += 1
+        self._dirty.add(sys.intern(event.reviewer_id))
+
     def _expire(self, now: int) -> None:
         cutoff = now - self.window_ms
         q = self._queue
@@ -258,10 +282,14 @@ class SockPuppets(Detector):
                 if key is not None:
                     self._forget_use(key, b, ts)
             pair = self._pair.get((b, s))
+            dropped = 0
             if pair is not None:
                 pair[_ORDERS] -= 1
                 pair[_AMOUNT] -= amount
                 pair[_UNSHIPPED] -= unshipped
+                dropped = max(0, pair[_REVIEWS] - pair[_ORDERS])
+                pair[_REVIEWS] -= dropped
+                pair[_FIVE] = min(pair[_FIVE], pair[_REVIEWS])
                 if pair[_ORDERS] <= 0:
                     del self._pair[(b, s)]
                     pair = None
@@ -269,6 +297,7 @@ class SockPuppets(Detector):
             if acct is not None:
                 if pair is None:
                     acct.sellers.discard(s)
+                acct.reviews -= dropped
                 acct.orders -= 1
                 if acct.orders <= 0:
                     del self._acct[b]
@@ -409,6 +438,10 @@ class SockPuppets(Detector):
         new_ms = self.new_account_days * DAY_MS
         groups: dict[str, dict[str, list[str]]] = {"d": {}, "p": {}, "a": {}}
         unshipped = 0
+        reviews = 0
+        five = 0
+        reviews_all = 0
+        praising = 0
         amount = 0.0
         new = 0
         own_orders = 0
@@ -418,6 +451,10 @@ class SockPuppets(Detector):
             acct = self._acct[b]
             pair = self._pair[(b, seller)]
             unshipped += pair[_UNSHIPPED]
+            reviews += pair[_REVIEWS]
+            five += pair[_FIVE]
+            praising += pair[_FIVE] > 0
+            reviews_all += acct.reviews
             amount += pair[_AMOUNT]
             last_ts = max(last_ts, pair[_LAST_TS])
             own_orders += acct.orders
@@ -442,8 +479,22 @@ class SockPuppets(Detector):
         seller_share = orders / max(self._seller_orders.get(seller, orders), orders)
         ip_shared = sum(c for c in ips.values() if c >= 2) / len(buyers)
         new_share = new / len(buyers)
-        unshipped_share = unshipped / max(1, sum(self._pair[(b, seller)][_ORDERS]
-                                                 for b in buyers))
+        buyer_orders = max(1, sum(self._pair[(b, seller)][_ORDERS] for b in buyers))
+        unshipped_share = unshipped / buyer_orders
+        # Review push against a null of these buyers' own habits (issue 10, class 2): how
+        # often their orders here drew a review, beyond how often their orders elsewhere did
+        # (shrunk towards ``review_prior`` with ``praise_prior`` pseudo-orders) plus
+        # ``praise_margin``, the reviews nearly all 5-star, from most of the buyers (one
+        # enthusiast is no push). Employees on a company card review their supplier as often
+        # as they review anyone; puppets praise the client, not the shops they buy camouflage
+        # from. Rates, not ratings, so that a good supplier's deserved 5 stars do not count.
+        review_share = reviews / buyer_orders
+        orders_else = max(0, own_orders - buyer_orders)
+        null_reviews = ((max(0, reviews_all - reviews) + self.praise_prior * self.review_prior)
+                        / (orders_else + self.praise_prior))
+        push = (min(1.0, max(0.0, review_share - null_reviews - self.praise_margin)
+                     / self.praise_span)
+                if praising >= max(3, 0.6 * len(buyers)) and five >= 0.8 * reviews else 0.0)
         size = min(self.size_cap, self.w_size * math.log2(k / 2))
         # A household (up to ``household`` accounts) shares one address, maybe a card and a
         # tablet: sharing counts at full weight only beyond that, or as a *mesh* of several
@@ -456,17 +507,17 @@ class SockPuppets(Detector):
                  + self.w_mesh * min(1.0, max(0, len(shared_ids) - 3) / 3))
         z = (self.bias + size + ident + self.w_new * new_share
              + self.w_share * min(1.0, seller_share / self.share_ref)
-             + self.w_unshipped * unshipped_share + self.w_ip * ip_shared
+             + self.w_unshipped * unshipped_share + self.w_ip * ip_shared + self.w_push * push
              - self.w_dilution * (1.0 - conc) - self.w_rel * math.log2(1.0 / max(rel, 1e-3)))
         devotion = orders / max(1, own_orders)
         # Benign sharing (issue 10, class 2): households, offices and a company's employees share
         # cards, addresses and IPs with an innocent reason; puppets share them *and* behave like
         # puppets. Without puppet behaviour (mostly new accounts, nothing shipped, one device for
-        # more people than a household has) the finding stays a prior. Devotion is no such
+        # more people than a household has, a review push) the finding stays a prior. Devotion is no such
         # behaviour: employees order from the office's supplier again and again.
         behaviour = max(min(1.0, max(0.0, new_share - 0.2) / 0.4),
                         min(1.0, unshipped_share / 0.3),
-                        min(1.0, max(0, crowd["d"] - hh) / 2))
+                        min(1.0, max(0, crowd["d"] - hh) / 2), push)
         score = (1.0 / (1.0 + math.exp(-z))) * (self.benign_cap + (1 - self.benign_cap)
                                                  * behaviour)
         if score < self.emit_min:
@@ -493,6 +544,9 @@ class SockPuppets(Detector):
             "relative_to_top_seller": round(rel, 3),
             "new_account_share": round(new_share, 3),
             "unshipped_share": round(unshipped_share, 3),
+            "review_share": round(review_share, 3),
+            "expected_review_share": round(null_reviews, 3),
+            "five_star_share_of_reviews": round(five / max(1, reviews), 3),
             "max_accounts_per_device": crowd["d"],
             "max_accounts_per_payment": crowd["p"],
             "max_accounts_per_address": crowd["a"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pickle
 import random
 
-from credence.contract import Order
+from credence.contract import Event, Order, Review
 from detectors.base import Finding
 from detectors.identity import SockPuppets
 from tests.unit.detectors.support import run
@@ -210,3 +210,46 @@ def test_big_ring_is_judged_on_a_schedule_and_still_reported():
     fs = [f for f in run(det, w.sorted()) if f.seller_id == "s_client"]
     assert fs and max(f.score for f in fs) >= 0.9
     assert set(fs[-1].accounts) == set(puppets)
+
+
+def _card_crew(praise_client: float, praise_elsewhere: float) -> tuple[list[Event], list[str]]:
+    """Six aged accounts on one card, each with its own device and address, buying from
+    ``s_card`` about daily and a few times from popular shops; each order is reviewed 5-star
+    with the given probability (at the client, elsewhere)."""
+    w = World(days=20)
+    rng = random.Random(11)
+    crew = [f"crew{i}" for i in range(6)]
+    reviews: list[Event] = []
+
+    def buy(seller: str, b: str, ts: int, p_review: float) -> None:
+        oid = w.order(seller, b, ts, device=f"d_{b}", payment="p_crew", address=f"a_{b}",
+                      registered=T0 - 900 * DAY)
+        if rng.random() < p_review:
+            reviews.append(Review(review_id=f"r{oid}", seller_id=seller, reviewer_id=b,
+                                  rating=5, order_id=oid, ts=ts + 2 * DAY))
+
+    for i in range(30):
+        buy("s_card", crew[i % 6], T0 + i * 15 * HOUR + rng.randrange(HOUR), praise_client)
+    for b in crew:
+        for _ in range(4):
+            buy(rng.choice(HONEST[:5]), b, T0 + rng.randrange(18 * DAY), praise_elsewhere)
+    return sorted([*w.events, *reviews], key=lambda e: (e.ts, e.event_id)), crew
+
+
+def test_review_push_is_the_behaviour_that_benign_sharing_lacks():
+    """Issue 10, class 2: a company card shared by aged accounts with shipped ordinary orders
+    stays a prior; the same sharing with 5-star reviews at the client far above the crew's own
+    review habit elsewhere is a puppet's behaviour (slow wash with honest-looking texts)."""
+    events, crew = _card_crew(praise_client=0.9, praise_elsewhere=0.1)
+    by = best(run(SockPuppets(), events))
+    assert set(by) == {"s_card"}
+    assert by["s_card"].evidence["puppet_behaviour"] == 1.0
+    assert by["s_card"].score >= 0.6  # one shared card is a moderate finding on its own
+    assert set(by["s_card"].accounts) == set(crew)
+    assert by["s_card"].evidence["review_share"] > by["s_card"].evidence["expected_review_share"]
+
+
+def test_employees_who_review_everyone_alike_are_no_push():
+    events, _ = _card_crew(praise_client=0.7, praise_elsewhere=0.7)
+    by = best(run(SockPuppets(), events))
+    assert "s_card" not in by or by["s_card"].score < 0.4
