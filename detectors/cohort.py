@@ -132,7 +132,9 @@ class PuppetCohort(Detector):
       (each of youth, newness, waves, amounts, unshipped), ``cap_identity`` [8].
     * ``min_volume`` [1.0], ``min_behaviour`` [4.0]: gates of the seller's surprise.
     * ``w_volume`` [0.5]: the weight of volume and devotion in the surprise.
-    * ``full`` [10.0]: the surprise (log10 units) at which the score reaches 0.8.
+    * ``full`` [7.5]: the surprise (log10 units) at which the score reaches 0.8. Chosen on the
+      training worlds (seeds 100-115 drawn, 100-103 on Bitcoin-Alpha): the largest surprise of
+      an honest or hard-negative seller past the gates was 5.0, rings sat from 7 up.
     * ``emit_min`` [0.3], ``refresh_ms`` [24 h]: least score reported; re-report period.
     """
 
@@ -155,7 +157,7 @@ class PuppetCohort(Detector):
                  cap_volume: float = 10.0, cap_devotion: float = 4.0, cap_praise: float = 4.0,
                  cap_behaviour: float = 8.0, cap_identity: float = 8.0,
                  min_volume: float = 1.0, min_behaviour: float = 4.0, w_volume: float = 0.5,
-                 full: float = 10.0,
+                 full: float = 7.5,
                  emit_min: float = 0.3, refresh_ms: int = DAY_MS) -> None:
         self.window_ms = int(window_ms)
         self.memory_ms = int(memory_ms)

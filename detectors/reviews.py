@@ -24,7 +24,8 @@ Adaptation to the stream:
   wins. Rate alone never fires: significance is multiplied by the burst's *composition*.
 * **Composition.** Each review carries a suspicion from its own footprints (no purchase from
   the seller, no purchase anywhere lately, fresh account, near-duplicate of other burst members'
-  texts); the burst's composition is the mean over its distinct reviewers. Verified reviews join
+  texts, a core member of another seller's significant burst lately: a farm's pool); the
+  burst's composition is the mean over its distinct reviewers. Verified reviews join
   a burst only through near-duplicate texts (a token purchase does not hide a script).
 * **Polarity.** A positive burst makes the seller a culprit with its reviewers. A negative burst
   against a seller whose baseline rating is good is review bombing: a `victim` finding (score =
@@ -198,6 +199,9 @@ class FakeReviews(Detector):
     * ``loner_cap`` [0.25]: most a member gets that shares no footprint with the crew (copied
       text, fresh account, hollow order; in a negative burst also no purchase at all); kept
       under the blacklist policy's release level.
+    * ``w_crew`` [0.45], ``crew_memory_ms`` [14 days]: footprint of a reviewer who was a core
+      member of another seller's significant same-polarity suspect burst within the memory (a
+      farm working several clients); in two or more it also links the member to the crew.
     """
 
     name: ClassVar[str] = "fake_reviews"
@@ -219,7 +223,8 @@ class FakeReviews(Detector):
                  comp_lo: float = 0.35, comp_hi: float = 0.75, emit_min: float = 0.35,
                  episode_gap_ms: int = 24 * HOUR_MS, victim_protect_ms: int = 30 * DAY_MS,
                  good_rating: float = 3.0, max_members: int = 200, acct_lo: float = 0.42,
-                 acct_span: float = 0.25, loner_cap: float = 0.25) -> None:
+                 acct_span: float = 0.25, loner_cap: float = 0.25, w_crew: float = 0.45,
+                 crew_memory_ms: int = 14 * DAY_MS) -> None:
         self.half_life_ms = half_life_ms
         self.windows_ms = tuple(sorted(windows_ms))
         self.horizon_ms = self.windows_ms[-1]
@@ -250,6 +255,11 @@ class FakeReviews(Detector):
         self.acct_lo = acct_lo
         self.acct_span = acct_span
         self.loner_cap = loner_cap
+        self.w_crew = w_crew
+        self.crew_memory_ms = crew_memory_ms
+        # account -> {seller: last ts} of the significant suspect bursts it was a core member of
+        # (same polarity sign in the key: +seller / -seller), for the crew footprint
+        self._bursts: dict[str, dict[str, int]] = {}
         self._tau = half_life_ms / math.log(2)
         self._hasher = MinHasher(num_perm, bands, min_tokens)
         # order id -> seller (ids of hollow orders also in _hollow); expired by day buckets
@@ -437,8 +447,21 @@ class FakeReviews(Detector):
             self._next_sweep = now + HOUR_MS
         return out
 
-    def _footprint(self, r: _Rev, dup: bool) -> float:
+    def _crew(self, r: _Rev, sid: str, now: int) -> int:
+        """Other sellers where ``r``'s author was a core member of a significant same-polarity
+        suspect burst lately."""
+        seen = self._bursts.get(r.reviewer)
+        if not seen:
+            return 0
+        own = ("+" if r.pol > 0 else "-") + sid
+        sign = own[0]
+        cutoff = now - self.crew_memory_ms
+        return sum(1 for k, t in seen.items() if k[0] == sign and k != own and t >= cutoff)
+
+    def _footprint(self, r: _Rev, dup: bool, crew: int = 0) -> float:
         keep = 1.0
+        if crew:
+            keep *= 1.0 - self.w_crew
         if r.core:
             keep *= 1.0 - self.w_unverified
         keep *= 1.0 - self.w_no_purchase * r.no_purchase
@@ -495,6 +518,16 @@ class FakeReviews(Detector):
         members = self._members(s, pol, now - (w if fires else self.horizon_ms), ep)
         if not members:
             return None
+        if fires:
+            # A farm works several clients from one pool (Mukherjee, Liu & Glance, "Spotting
+            # Fake Reviewer Groups in Consumer Reviews", WWW 2012): remember who took part in
+            # a significant burst here, whatever its composition, so that the same accounts in
+            # another client's burst carry the crew's footprint there (issue 10: a farm with
+            # no texts, on a platform without registration dates, showed nothing else).
+            key = ("+" if pol > 0 else "-") + sid
+            for r in members.values():
+                if r.core and r.ts >= now - w:
+                    self._bursts.setdefault(r.reviewer, {})[key] = r.ts
         strength = 0.0
         if fires:
             strength = clip01((nlp - self.min_nlp + 1.0) / (self.full_nlp - self.min_nlp + 1.0))
@@ -526,12 +559,16 @@ class FakeReviews(Detector):
         # One vote per reviewer: the most suspicious of their reviews in the episode.
         per: dict[str, float] = {}
         linked: set[str] = set()  # reviewers with a footprint shared with the crew
+        crews: dict[str, int] = {}
         for r in mem:
-            per[r.reviewer] = max(per.get(r.reviewer, 0.0), self._footprint(r, r.rid in dup))
+            crew = crews[r.reviewer] = max(crews.get(r.reviewer, 0), self._crew(r, sid, now))
+            per[r.reviewer] = max(per.get(r.reviewer, 0.0),
+                                  self._footprint(r, r.rid in dup, crew))
             # A review with no purchase behind it from an account that bought nothing lately is
             # itself the crew's signature, whatever the rating (a farm without a script, on a
             # platform that sends neither texts nor registration dates, shows nothing else).
-            if r.rid in dup or r.fresh > 0 or r.hollow or (r.core and r.no_purchase >= 0.5):
+            if (r.rid in dup or r.fresh > 0 or r.hollow or (r.core and r.no_purchase >= 0.5)
+                    or crew >= 2):
                 linked.add(r.reviewer)
         comp = sum(per.values()) / len(per)
         conf = ep.strength * clip01((comp - self.comp_lo) / (self.comp_hi - self.comp_lo))
@@ -582,6 +619,7 @@ class FakeReviews(Detector):
             "baseline_mean_rating": round(base_mean, 2),
             "baseline_reviews": round(base_n, 1),
             "composition": round(comp, 3),
+            "crew_share": round(sum(c > 0 for c in crews.values()) / len(per), 3),
             **ep.best,
         }
         reasons = ["review_burst"]
@@ -589,7 +627,8 @@ class FakeReviews(Detector):
                                  ("hollow_share", "hollow_orders", 0.5),
                                  ("duplicate_share", "duplicate_texts", 0.3),
                                  ("fresh_share", "fresh_accounts", 0.3),
-                                 ("no_purchase_share", "no_purchases", 0.5)):
+                                 ("no_purchase_share", "no_purchases", 0.5),
+                                 ("crew_share", "farm_crew", 0.3)):
             if evidence[key] >= level:  # type: ignore[operator]
                 reasons.append(code)
         ts = min(ep.last, now)
@@ -610,6 +649,13 @@ class FakeReviews(Detector):
     # ------------------------------------------------------------------ expiry
 
     def _sweep(self, now: int) -> None:
+        cutoff = now - self.crew_memory_ms
+        for acct in sorted(self._bursts):
+            seen = self._bursts[acct]
+            for key in [k for k, t in seen.items() if t < cutoff]:
+                del seen[key]
+            if not seen:
+                del self._bursts[acct]
         cutoff_day = (now - self.order_window_ms) // DAY_MS
         for day in sorted(d for d in self._order_days if d < cutoff_day):
             for oid in self._order_days.pop(day):
@@ -634,4 +680,5 @@ class FakeReviews(Detector):
         per_seller = sum(len(s.recent) + len(s.pos) + len(s.neg) + len(s.texts)
                          + sum(len(e.members) for e in s.episodes.values()) + 1
                          for s in self._sellers.values())
-        return len(self._orders) + len(self._buyer_day) + per_seller
+        crews = sum(len(v) for v in self._bursts.values())
+        return len(self._orders) + len(self._buyer_day) + per_seller + crews

@@ -294,3 +294,51 @@ def test_state_expires():
     for k in range(1, 40):
         det.evaluate(T0 + 20 * DAY + k * DAY)
     assert det.state_size() < busy / 10
+
+
+def _farm_without_texts(seed: int = 5) -> tuple[Stream, list[str], list[str]]:
+    """A pool of 30 aged accounts that also shop around (no 'no purchase lately' footprint),
+    posting unverified 5-star reviews without texts for four clients in three waves, each
+    client a batch of 8 drawn from the pool: no text, no registration age, no purchase
+    footprint; only the same accounts turning up in one client's burst after another."""
+    s = Stream(seed)
+    clients = ["c1", "c2", "c3", "c4"]
+    for c in clients:
+        s.honest(c, T0, 14, 2, prefix=f"h{c}")
+    pool = [f"pool{i}" for i in range(30)]
+    for a in pool:
+        for d in range(0, 17, 4):
+            s.order(f"shop{s.rng.randrange(5)}", a, T0 + d * DAY + s.rng.randrange(DAY))
+    for wave in range(3):
+        start = T0 + (14 + 2 * wave) * DAY + 10 * HOUR
+        for j, c in enumerate(clients):
+            for i, a in enumerate(s.rng.sample(pool, 8)):
+                s.review(c, a, 5, start + j * 40 * MIN + i * 5 * MIN)
+    return s, clients, pool
+
+
+def test_a_farm_pool_working_several_clients_carries_the_crews_footprint():
+    """Issue 10 (a review farm with no texts on a platform without registration dates): its
+    accounts recur in the significant bursts of one client after another (Mukherjee et al.,
+    WWW 2012, group spam), which an honest bystander does not."""
+    s, clients, _ = _farm_without_texts()
+    with_crew = run(FakeReviews(), s.sorted())
+    without = run(FakeReviews(w_crew=0.0), s.sorted())
+    best = {c: max((f.score for f in about(with_crew, c)), default=0.0) for c in clients}
+    base = {c: max((f.score for f in about(without, c)), default=0.0) for c in clients}
+    assert all(best[c] > base[c] for c in clients)
+    assert min(best.values()) >= 0.5
+    assert any("farm_crew" in f.reasons for f in with_crew)
+    # The clients' own verified reviewers are never named.
+    assert not any(a.startswith("h") for f in with_crew for a in f.accounts)
+
+
+def test_one_unverified_burst_at_one_seller_carries_no_crew_footprint():
+    s = Stream(8)
+    s.honest("s1", T0, 14, 3)
+    burst = T0 + 14 * DAY + 10 * HOUR
+    for i in range(9):
+        s.review("s1", f"x{i}", 5, burst + i * 6 * MIN)
+    for f in about(run(FakeReviews(), s.sorted()), "s1"):
+        assert f.evidence["crew_share"] == 0.0
+        assert "farm_crew" not in f.reasons
