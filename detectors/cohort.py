@@ -127,7 +127,10 @@ class PuppetCohort(Detector):
       unshipped and 5-star rates (a small seller's orders may be mostly the ring's).
     * ``low_quantile`` [0.05]: an amount is unusual for a seller when it is as isolated among
       the seller's other orders as the most isolated 5% of them.
-    * ``cap_newness`` [4]: newness is weak evidence (a returning customer looks new too).
+    * ``cap_newness`` [3]: newness is weak evidence (a returning customer looks new too) and,
+      below ``min_behaviour``, never passes the gate alone: a popular seller's repeat customers
+      in a concentrated market are often first seen lately, since low-activity buyers pass the
+      devotion test most easily (golden case ``sparse_farm_without_texts``).
     * ``cap_volume`` [10], ``cap_devotion`` [4], ``cap_praise`` [4], ``cap_behaviour`` [8]
       (each of youth, newness, waves, amounts, unshipped), ``cap_identity`` [8].
     * ``min_volume`` [1.0], ``min_behaviour`` [4.0]: gates of the seller's surprise.
@@ -149,7 +152,7 @@ class PuppetCohort(Detector):
                  crowd: int = 5, ip_crowd: int = 4, recent: int = 256, max_cohort: int = 400,
                  n_max: int = 40, margin_youth: float = 0.1,
                  margin_unshipped: float = 0.05, margin_praise: float = 0.3,
-                 margin_devotion: float = 0.5, cap_newness: float = 4.0,
+                 margin_devotion: float = 0.5, cap_newness: float = 3.0,
                  low_quantile: float = 0.05, margin_amounts: float = 0.1,
                  prior_orders: int = 5, margin_arrival: float = 0.1,
                  sibling_share: float = 0.4, max_siblings: int = 3,

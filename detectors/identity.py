@@ -52,6 +52,7 @@ from typing import Any, ClassVar
 
 from credence.contract import Event, EventType, Order, Review
 from detectors.base import Detector, Finding, bounded, reemit
+from detectors.nulls import binomial_tail_nlp
 
 __all__ = ["SockPuppets"]
 
@@ -129,7 +130,7 @@ class SockPuppets(Detector):
                  w_share: float = 1.0, share_ref: float = 0.25, w_unshipped: float = 1.0,
                  w_ip: float = 0.3, w_dilution: float = 2.5, w_rel: float = 1.0,
                  benign_cap: float = 0.35, praise_margin: float = 0.15,
-                 praise_span: float = 0.2, praise_prior: float = 5.0,
+                 push_full: float = 2.0, praise_prior: float = 5.0,
                  review_prior: float = 0.3,
                  w_push: float = 1.5) -> None:
         self.window_ms = int(window_ms)
@@ -162,7 +163,7 @@ class SockPuppets(Detector):
         self.w_dilution = float(w_dilution)
         self.w_rel = float(w_rel)
         self.praise_margin = float(praise_margin)
-        self.praise_span = float(praise_span)
+        self.push_full = float(push_full)
         self.praise_prior = float(praise_prior)
         self.review_prior = float(review_prior)
         self.w_push = float(w_push)
@@ -492,8 +493,10 @@ class SockPuppets(Detector):
         orders_else = max(0, own_orders - buyer_orders)
         null_reviews = ((max(0, reviews_all - reviews) + self.praise_prior * self.review_prior)
                         / (orders_else + self.praise_prior))
-        push = (min(1.0, max(0.0, review_share - null_reviews - self.praise_margin)
-                     / self.praise_span)
+        # Judged as a tail probability (Chernoff bound), so that a few orders reviewed by
+        # chance are no push: ``push_full`` log10 units give the full behaviour.
+        push = (min(1.0, binomial_tail_nlp(reviews, buyer_orders, min(
+                    0.95, null_reviews + self.praise_margin)) / self.push_full)
                 if praising >= max(3, 0.6 * len(buyers)) and five >= 0.8 * reviews else 0.0)
         size = min(self.size_cap, self.w_size * math.log2(k / 2))
         # A household (up to ``household`` accounts) shares one address, maybe a card and a
