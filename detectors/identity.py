@@ -132,7 +132,7 @@ class SockPuppets(Detector):
                  benign_cap: float = 0.35, praise_margin: float = 0.15,
                  push_full: float = 2.0, praise_prior: float = 5.0,
                  review_prior: float = 0.3,
-                 w_push: float = 1.5) -> None:
+                 w_push: float = 2.5) -> None:
         self.window_ms = int(window_ms)
         self.rebuild_every_ms = int(rebuild_every_ms)
         self.hub_accounts = int(hub_accounts)
