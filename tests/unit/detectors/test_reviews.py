@@ -342,3 +342,14 @@ def test_one_unverified_burst_at_one_seller_carries_no_crew_footprint():
     for f in about(run(FakeReviews(), s.sorted()), "s1"):
         assert f.evidence["crew_share"] == 0.0
         assert "farm_crew" not in f.reasons
+
+
+def test_the_crews_memory_expires():
+    s, _, pool = _farm_without_texts()
+    det = FakeReviews()
+    run(det, s.sorted())
+    assert set(det._bursts) & set(pool), "the farm's bursts are remembered"
+    last = max(e.ts for e in s.events)
+    for k in range(1, 20):
+        det.evaluate(last + k * DAY)
+    assert not det._bursts
