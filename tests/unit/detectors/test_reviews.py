@@ -339,7 +339,9 @@ def test_one_unverified_burst_at_one_seller_carries_no_crew_footprint():
     burst = T0 + 14 * DAY + 10 * HOUR
     for i in range(9):
         s.review("s1", f"x{i}", 5, burst + i * 6 * MIN)
-    for f in about(run(FakeReviews(), s.sorted()), "s1"):
+    found = about(run(FakeReviews(), s.sorted()), "s1")
+    assert found, "the unverified burst is reported"
+    for f in found:
         assert f.evidence["crew_share"] == 0.0
         assert "farm_crew" not in f.reasons
 
