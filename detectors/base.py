@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 
 from credence.contract import Event, EventType
 
-__all__ = ["Detector", "Finding", "MAX_EVIDENCE_IDS", "clip01", "bounded", "reemit"]
+__all__ = ["Detector", "Finding", "MAX_EVIDENCE_IDS", "clip01", "bounded", "reemit",
+           "reemit_findings", "discard_member", "count_down"]
 
 MAX_EVIDENCE_IDS = 20  # evidence lists are bounded (contract: "bounded lists")
 
@@ -55,6 +56,40 @@ def reemit(last: Emitted | None, score: float, accounts: Iterable[str], ts: int,
     if not (grew or new_accounts or stale):
         return None
     return (max(score, last[0]) if keep_max else score), acc | last[1], ts
+
+
+def reemit_findings(last: dict[str, Emitted], findings: Iterable[Finding | None],
+                    refresh_ms: int | None = None) -> list[Finding]:
+    """The findings (None skipped) that pass `reemit` against ``last`` (per seller), in order;
+    ``last`` is updated for those."""
+    out: list[Finding] = []
+    for f in findings:
+        if f is None:
+            continue
+        state = reemit(last.get(f.seller_id), f.score, f.accounts, f.ts, refresh_ms)
+        if state is not None:
+            last[f.seller_id] = state
+            out.append(f)
+    return out
+
+
+def discard_member(index: dict[Any, set[Any]], key: Any, member: Any) -> None:
+    """Remove ``member`` from the set ``index[key]``, and the key once its set is empty."""
+    members = index.get(key)
+    if members is not None:
+        members.discard(member)
+        if not members:
+            del index[key]
+
+
+def count_down(counts: dict[Any, int], key: Any) -> int:
+    """Decrement ``counts[key]``, dropping the key at zero; returns what is left."""
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+    return max(0, left)
 
 
 @dataclass

@@ -68,7 +68,7 @@ from collections import deque
 from typing import Any, ClassVar
 
 from credence.contract import Event, EventType, Order, Review
-from detectors.base import Detector, Finding, bounded, reemit
+from detectors.base import Detector, Finding, bounded, count_down, discard_member, reemit_findings
 from detectors.nulls import binomial_tail_nlp, normal_tail_nlp, poisson_tail_nlp, significance
 
 __all__ = ["PuppetCohort"]
@@ -370,19 +370,10 @@ class PuppetCohort(Detector):
                     del self._pair[(b, s)]
                     arr = self._arrivals.get(s)
                     if arr is not None:
-                        h = pair[_BORN] // HOUR_MS
-                        left = arr.get(h, 0) - 1
-                        if left > 0:
-                            arr[h] = left
-                        else:
-                            arr.pop(h, None)
-                            if not arr:
-                                del self._arrivals[s]
-                    buyers = self._buyers_of.get(s)
-                    if buyers is not None:
-                        buyers.discard(b)
-                        if not buyers:
-                            del self._buyers_of[s]
+                        count_down(arr, pair[_BORN] // HOUR_MS)
+                        if not arr:
+                            del self._arrivals[s]
+                    discard_member(self._buyers_of, s, b)
                 else:
                     if pair[_TIMES] is not None:
                         pair[_TIMES].pop(0)
@@ -393,36 +384,16 @@ class PuppetCohort(Detector):
                         else:
                             pair[_FIRST] = min(pair[_TIMES])
                     if pair[_N] < self.min_repeat:
-                        cand = self._cand.get(s)
-                        if cand is not None:
-                            cand.discard(b)
-                            if not cand:
-                                del self._cand[s]
-                        rep = self._repeats.get(b)
-                        if rep is not None:
-                            rep.discard(s)
-                            if not rep:
-                                del self._repeats[b]
-            n = self._orders.get(b, 0) - 1
-            if n > 0:
-                self._orders[b] = n
-            else:
-                self._orders.pop(b, None)
-            m = self._sorders.get(s, 0) - 1
-            if m > 0:
-                self._sorders[s] = m
-            else:
-                self._sorders.pop(s, None)
+                        discard_member(self._cand, s, b)
+                        discard_member(self._repeats, b, s)
+            count_down(self._orders, b)
+            if not count_down(self._sorders, s):
                 self._recent.pop(s, None)
             ids = self._ids.get(b)
             for k in keys:
                 if ids is not None and ids.get(k, ts + 1) <= ts:
                     del ids[k]
-                    holders = self._holders.get(k)
-                    if holders is not None:
-                        holders.discard(b)
-                        if not holders:
-                            del self._holders[k]
+                    discard_member(self._holders, k, b)
             if ids is not None and not ids:
                 del self._ids[b]
         rq = self._rq
@@ -503,17 +474,8 @@ class PuppetCohort(Detector):
             return []
         self._next_eval = now + self.eval_every_ms
         dirty, self._dirty = self._dirty, set()
-        out: list[Finding] = []
-        for s in sorted(dirty):
-            f = self._judge(s, now)
-            if f is None:
-                continue
-            state = reemit(self._last.get(s), f.score, f.accounts, f.ts, self.refresh_ms)
-            if state is None:
-                continue
-            self._last[s] = state
-            out.append(f)
-        return out
+        return reemit_findings(self._last, (self._judge(s, now) for s in sorted(dirty)),
+                               self.refresh_ms)
 
     def _siblings(self, s: str, cand: set[str]) -> list[str]:
         """Sellers where many of ``s``'s repeat buyers buy again and again too: the other

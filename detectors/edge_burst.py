@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from credence.contract import Event, EventType, Order
-from detectors.base import Detector, Finding, bounded, reemit
+from detectors.base import Detector, Finding, bounded, reemit_findings
 
 __all__ = ["EdgeBurst", "midas_score"]
 
@@ -273,20 +273,10 @@ class EdgeBurst(Detector):
             self._dirty.clear()
         else:
             dirty = []
-        out: list[Finding] = []
         if self._next_expire is None or now >= self._next_expire:
             self._expire(now)
             self._next_expire = now + self.tick_ms
-        for s in dirty:
-            f = self._score(s, now)
-            if f is None:
-                continue
-            state = reemit(self._last.get(s), f.score, f.accounts, f.ts, self.refresh_ms)
-            if state is None:
-                continue
-            self._last[s] = state
-            out.append(f)
-        return out
+        return reemit_findings(self._last, (self._score(s, now) for s in dirty), self.refresh_ms)
 
     def _score(self, s: str, now: int) -> Finding | None:
         cutoff = now - self.agg_window_ms
