@@ -108,8 +108,13 @@ class SockPuppets(Detector):
     * ``recent_orders`` (64): latest orders kept per seller, for the evidence's order ids.
     * ``household`` (4): most accounts an honest household puts on one address, card or tablet.
     * ``benign_cap`` (0.35): the most a cluster scores without puppet behaviour (mostly new
-      accounts, unshipped orders, a device crowded beyond a household): sharing alone is a
-      prior, never an alert (issue 10, class 2).
+      accounts, unshipped orders, a device crowded beyond a household, a review push): sharing
+      alone is a prior, never an alert (issue 10, class 2).
+    * ``praise_margin`` (0.15), ``praise_prior`` (5 pseudo-orders), ``review_prior`` (0.3),
+      ``push_full`` (2 log10 units), ``w_push`` (2.5): the review push is the Chernoff tail of
+      the buyers' reviews here against their review rate elsewhere (shrunk towards
+      ``review_prior`` with ``praise_prior`` pseudo-orders) plus ``praise_margin``; it is full
+      puppet behaviour at ``push_full`` and adds up to ``w_push`` log-odds points.
     * ``bias``, ``w_size``, ``size_cap``, ``w_device``, ``w_payment``, ``w_address``,
       ``w_crowd``, ``w_mesh``, ``w_new``, ``w_share``, ``share_ref``, ``w_unshipped``, ``w_ip``,
       ``w_dilution``, ``w_rel``: the log-odds points of ``_score`` (see there).
@@ -439,6 +444,7 @@ class SockPuppets(Detector):
         new_ms = self.new_account_days * DAY_MS
         groups: dict[str, dict[str, list[str]]] = {"d": {}, "p": {}, "a": {}}
         unshipped = 0
+        buyer_orders = 0
         reviews = 0
         five = 0
         reviews_all = 0
@@ -452,6 +458,7 @@ class SockPuppets(Detector):
             acct = self._acct[b]
             pair = self._pair[(b, seller)]
             unshipped += pair[_UNSHIPPED]
+            buyer_orders += pair[_ORDERS]
             reviews += pair[_REVIEWS]
             five += pair[_FIVE]
             praising += pair[_FIVE] > 0
@@ -480,7 +487,7 @@ class SockPuppets(Detector):
         seller_share = orders / max(self._seller_orders.get(seller, orders), orders)
         ip_shared = sum(c for c in ips.values() if c >= 2) / len(buyers)
         new_share = new / len(buyers)
-        buyer_orders = max(1, sum(self._pair[(b, seller)][_ORDERS] for b in buyers))
+        buyer_orders = max(1, buyer_orders)
         unshipped_share = unshipped / buyer_orders
         # Review push against a null of these buyers' own habits (issue 10, class 2): how
         # often their orders here drew a review, beyond how often their orders elsewhere did
@@ -516,8 +523,8 @@ class SockPuppets(Detector):
         # Benign sharing (issue 10, class 2): households, offices and a company's employees share
         # cards, addresses and IPs with an innocent reason; puppets share them *and* behave like
         # puppets. Without puppet behaviour (mostly new accounts, nothing shipped, one device for
-        # more people than a household has, a review push) the finding stays a prior. Devotion is no such
-        # behaviour: employees order from the office's supplier again and again.
+        # more people than a household has, a review push) the finding stays a prior. Devotion
+        # is no such behaviour: employees order from the office's supplier again and again.
         behaviour = max(min(1.0, max(0.0, new_share - 0.2) / 0.4),
                         min(1.0, unshipped_share / 0.3),
                         min(1.0, max(0, crowd["d"] - hh) / 2), push)

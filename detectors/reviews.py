@@ -257,9 +257,9 @@ class FakeReviews(Detector):
         self.loner_cap = loner_cap
         self.w_crew = w_crew
         self.crew_memory_ms = crew_memory_ms
-        # account -> {seller: last ts} of the significant suspect bursts it was a core member of
-        # (same polarity sign in the key: +seller / -seller), for the crew footprint
-        self._bursts: dict[str, dict[str, int]] = {}
+        # account -> {(polarity, seller): last ts} of the significant suspect bursts it was a
+        # core member of, for the crew footprint
+        self._bursts: dict[str, dict[tuple[int, str], int]] = {}
         self._tau = half_life_ms / math.log(2)
         self._hasher = MinHasher(num_perm, bands, min_tokens)
         # order id -> seller (ids of hollow orders also in _hollow); expired by day buckets
@@ -453,10 +453,9 @@ class FakeReviews(Detector):
         seen = self._bursts.get(r.reviewer)
         if not seen:
             return 0
-        own = ("+" if r.pol > 0 else "-") + sid
-        sign = own[0]
         cutoff = now - self.crew_memory_ms
-        return sum(1 for k, t in seen.items() if k[0] == sign and k != own and t >= cutoff)
+        return sum(1 for (pol, s), t in seen.items()
+                   if pol == r.pol and s != sid and t >= cutoff)
 
     def _footprint(self, r: _Rev, dup: bool, crew: int = 0) -> float:
         keep = 1.0
@@ -524,7 +523,7 @@ class FakeReviews(Detector):
             # a significant burst here, whatever its composition, so that the same accounts in
             # another client's burst carry the crew's footprint there (issue 10: a farm with
             # no texts, on a platform without registration dates, showed nothing else).
-            key = ("+" if pol > 0 else "-") + sid
+            key = (pol, sid)
             for r in members.values():
                 if r.core and r.ts >= now - w:
                     self._bursts.setdefault(r.reviewer, {})[key] = r.ts
