@@ -64,17 +64,15 @@ def run_world(seed: int, scale: float = 1.0, background: str = "synthetic",
         events, truth = write(sim, where / "input")
         rep = evaluate(load(), events, truth, scenario=f"{background} world {seed}",
                        out_dir=where / "replay" if keep is not None else None)
-    truth_d = sim.truth
+    world, market = sim.truth.world, sim.truth.world.get("market", {})
     missed = [row["id"] for row in rep.patterns if row["seller_tp"] < row["sellers"]]
     o = rep.overall
     return WorldResult(
         seed=seed, background=background, events=rep.events,
         seconds=round(time.perf_counter() - t0, 1),
-        world={"sellers": truth_d.world.get("sellers"), "days": truth_d.world.get("days"),
-               "identifiers": truth_d.world.get("market", {}).get("identifiers"),
-               "registration": truth_d.world.get("market", {}).get("registration"),
-               "texts": truth_d.world.get("market", {}).get("texts"),
-               "popularity_alpha": truth_d.world.get("market", {}).get("popularity_alpha")},
+        world={"sellers": world.get("sellers"), "days": world.get("days"),
+               **{k: market.get(k) for k in ("identifiers", "registration", "texts",
+                                             "popularity_alpha")}},
         patterns={k: _keep(v) for k, v in rep.by_pattern.items()},
         families={k: _keep(v) for k, v in rep.by_family.items()},
         negatives={k: {"entities": v["entities"], "listed": v["listed"],
@@ -97,18 +95,18 @@ def run_worlds(seeds: Iterable[int], scale: float = 1.0, background: str = "synt
     """Run the worlds of ``seeds`` on ``jobs`` processes, in seed order."""
     todo = [(s, scale, background, keep, dataset) for s in seeds]
     out: list[WorldResult] = []
-    if jobs <= 1:
-        for a in todo:
-            out.append(_one(a))
-            if echo:
-                echo(_progress(out[-1]))
-        return out
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-        for r in pool.map(_one, todo):
+
+    def collect(results: Iterable[WorldResult]) -> list[WorldResult]:
+        for r in results:
             out.append(r)
             if echo:
                 echo(_progress(r))
-    return out
+        return out
+
+    if jobs <= 1:
+        return collect(map(_one, todo))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+        return collect(pool.map(_one, todo))
 
 
 def _progress(r: WorldResult) -> str:
@@ -153,19 +151,18 @@ def aggregate(results: list[WorldResult]) -> dict[str, Any]:
                      "worst_world": max((r.negatives[k]["listed"] for r in results
                                          if k in r.negatives), default=0)}
                  for k in kinds}
+    def listed(counts: list[int]) -> dict[str, int]:
+        return {"total": sum(counts), "worst_world": max(counts, default=0)}
+
+    victims = listed([r.victims["listed"] for r in results])
     return {
         "worlds": len(results), "seeds": [r.seed for r in results],
         "events": sum(r.events for r in results),
         "patterns": rows("patterns"), "families": rows("families"), "negatives": negatives,
         "victims": {"count": sum(r.victims["count"] for r in results),
-                    "listed": sum(r.victims["listed"] for r in results),
-                    "worst_world": max((r.victims["listed"] for r in results), default=0)},
-        "honest_sellers_listed": {"total": sum(r.honest["sellers_listed"] for r in results),
-                                  "worst_world": max((r.honest["sellers_listed"]
-                                                      for r in results), default=0)},
-        "honest_accounts_listed": {"total": sum(r.honest["accounts_listed"] for r in results),
-                                   "worst_world": max((r.honest["accounts_listed"]
-                                                       for r in results), default=0)},
+                    "listed": victims["total"], "worst_world": victims["worst_world"]},
+        "honest_sellers_listed": listed([r.honest["sellers_listed"] for r in results]),
+        "honest_accounts_listed": listed([r.honest["accounts_listed"] for r in results]),
     }
 
 
