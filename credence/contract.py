@@ -31,6 +31,7 @@ __all__ = [
     "Order", "Refund", "Review", "Record", "Decision", "Event", "EVENT_MODELS",
     "Alert", "BlacklistEntry", "CreditScore", "DeadLetter", "Suspicion",
     "InvalidEvent", "parse_event", "parse_ts", "iso", "stable_id", "DEAD_LETTER_PAYLOAD_BYTES",
+    "MINUTE_MS", "HOUR_MS", "DAY_MS",
 ]
 
 EventType = Literal["order", "refund", "review", "record", "decision"]
@@ -49,6 +50,11 @@ TOPIC_OF_TYPE: dict[str, InputTopic] = {
     "record": "records", "decision": "decisions",
 }
 DEAD_LETTER_PAYLOAD_BYTES = 4096
+
+# Event time is epoch milliseconds (section 1); its units, defined once for the whole project.
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
 
 # Epoch-ms bounds: anything outside is a unit mistake (seconds, microseconds), not a date.
 _TS_MIN = 0

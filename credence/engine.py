@@ -19,6 +19,8 @@ from typing import Any
 from config.settings import Settings
 from credence.alerting import Alerting
 from credence.contract import (
+    DAY_MS,
+    HOUR_MS,
     Alert,
     BlacklistEntry,
     CreditScore,
@@ -33,7 +35,7 @@ from credence.contract import Suspicion as SuspicionRow
 from credence.features import FeatureModel
 from credence.fusion import Fusion, Suspicion
 from credence.ledger import Ledger
-from credence.policy import DAY_MS, BlacklistPolicy
+from credence.policy import BlacklistPolicy
 from credence.sequencer import Tick
 from credence.store.base import NEW
 from credence.store.memory import MemoryStore
@@ -163,7 +165,7 @@ class Engine:
         # Automatic entries are re-checked once an hour of event time, so that their expiry
         # (days without new evidence) is applied on time.
         evidence = set(touched)
-        hour = self.now // 3_600_000
+        hour = self.now // HOUR_MS
         if hour != self._rechecked_hour:
             self._rechecked_hour = hour
             for entity, st in self.policy.state.items():

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from config.settings import Settings
-from credence.contract import parse_ts
+from credence.contract import DAY_MS, HOUR_MS, parse_ts
 from credence.engine import Engine, Outputs
 from credence.replay import Replay
 
@@ -128,7 +128,7 @@ def evaluate(settings: Settings, events: Path, truth_path: Path, scenario: str =
         targets = cs | set(p.get("victims", []))
         first = next(((t, a) for t, a in alerts_by_time if t >= start and (
             a.seller_id in targets or ca & set(a.accounts))), None)
-        ttd = (first[0] - start) / 3_600_000 if first else None
+        ttd = (first[0] - start) / HOUR_MS if first else None
         report.patterns.append({
             "id": p["id"], "pattern": p["pattern"], "sellers": len(cs), "accounts": len(ca),
             **detection(cs, ca),
@@ -256,9 +256,9 @@ def _score_report(scores: list[Any], truth: dict[str, Any], flagged: dict[str, i
     for h in truth["hard_negatives"]:
         start, end = parse_ts(h["start"]), parse_ts(h["end"])
         for seller in h.get("sellers", []):
-            before, after = at(seller, start - 1), at(seller, end + 7 * 86_400_000)
+            before, after = at(seller, start - 1), at(seller, end + 7 * DAY_MS)
             pts = series.get(seller, [])
-            during = [i for i, (ts, _) in enumerate(pts) if start <= ts <= end + 7 * 86_400_000]
+            during = [i for i, (ts, _) in enumerate(pts) if start <= ts <= end + 7 * DAY_MS]
             low_i = min(during, key=lambda i: pts[i][1], default=None)
             low = None if low_i is None else pts[low_i][1]
             honest.append({"seller": seller, "kind": h["kind"], "before": before,

@@ -22,16 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from credence.contract import Event, Order, Record, Refund, Review
+from credence.contract import DAY_MS, HOUR_MS, Event, Order, Record, Refund, Review
 
 __all__ = [
     "SlotAdd", "TotalAdd", "ZTouch", "Op", "EventOps", "FeatureModel", "Ring", "RINGS",
     "ACCOUNT_RING", "SELLER_METRICS", "ACCOUNT_METRICS", "SellerFeatures", "AccountFeatures",
-    "Window", "WINDOWS", "DAY_MS", "HOUR_MS", "fen",
+    "Window", "WINDOWS", "fen",
 ]
 
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 NEW_ACCOUNT_MS = 30 * DAY_MS  # "new account": registered less than 30 days before the event
 
 Window = Literal["1h", "24h", "7d", "30d", "90d", "lifetime"]

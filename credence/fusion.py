@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from credence.contract import DAY_MS
 from detectors.base import Finding
 
 __all__ = ["Fusion", "Suspicion", "PRIOR_CAP"]
 
 PRIOR_CAP = 0.35  # most a prior (the anomaly model) adds to an entity's suspicion on its own
 
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)

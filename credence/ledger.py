@@ -12,8 +12,8 @@ from collections import deque
 from collections.abc import Set
 from dataclasses import dataclass, field
 
-from credence.contract import Event, Order, Review
-from credence.features import DAY_MS, fen
+from credence.contract import DAY_MS, Event, Order, Review
+from credence.features import fen
 
 __all__ = ["Ledger", "Contribution"]
 

@@ -23,11 +23,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from credence.contract import BlacklistEntry, Decision, EntityType, iso
+from credence.contract import DAY_MS, BlacklistEntry, Decision, EntityType, iso
 
-__all__ = ["BlacklistPolicy", "EntityState", "DAY_MS"]
+__all__ = ["BlacklistPolicy", "EntityState"]
 
-DAY_MS = 86_400_000
 
 
 @dataclass

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
-from credence.contract import CreditScore, Event, Record, ScoreReason, iso
-from credence.features import DAY_MS, FeatureModel, SellerFeatures
+from credence.contract import DAY_MS, CreditScore, Event, Record, ScoreReason, iso
+from credence.features import FeatureModel, SellerFeatures
 from credence.fusion import PRIOR_CAP
 from credence.ledger import Contribution
 from credence.store.base import FeatureStore

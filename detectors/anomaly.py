@@ -46,14 +46,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from credence.contract import Event, EventType
+from credence.contract import DAY_MS, HOUR_MS, Event, EventType
 from credence.features import SellerFeatures
 from detectors.base import Detector, Finding
 
 __all__ = ["FeatureAnomaly", "FEATURES", "COUNTS", "seller_counts", "pooled_rates", "vectorize"]
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 
 FEATURES: tuple[str, ...] = (
     "log_orders", "log_order_value", "log_qty_per_order", "buyers_per_order", "repeat_share",

@@ -40,12 +40,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from credence.contract import Event, EventType, Order, Review
+from credence.contract import DAY_MS, Event, EventType, Order, Review
 from detectors.base import Detector, Finding, bounded
 
 __all__ = ["Brushing"]
 
-DAY_MS = 86_400_000
 
 
 @dataclass

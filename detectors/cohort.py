@@ -67,15 +67,12 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import Any, ClassVar
 
-from credence.contract import Event, EventType, Order, Review
+from credence.contract import DAY_MS, HOUR_MS, MINUTE_MS, Event, EventType, Order, Review
 from detectors.base import Detector, Finding, bounded, count_down, discard_member, reemit_findings
 from detectors.nulls import binomial_tail_nlp, normal_tail_nlp, poisson_tail_nlp, significance
 
 __all__ = ["PuppetCohort"]
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 
 # pair record: [orders, first ts, last ts, unshipped, 5-star reviews, reviews, times, log amounts,
 # age class at the first order (-1 unknown), new to the stream (-1 not yet judgeable, 0, 1),

@@ -60,14 +60,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from credence.contract import Event, EventType, Order
+from credence.contract import DAY_MS, HOUR_MS, Event, EventType, Order
 from detectors.base import Detector, Finding, bounded
 from detectors.nulls import poisson_tail_nlp, significance
 
 __all__ = ["CircularTrading"]
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 
 Edge = tuple[int, float, str]  # (ts, amount, order id)
 

@@ -47,14 +47,11 @@ import sys
 from collections import deque
 from typing import Any, ClassVar
 
-from credence.contract import Event, EventType, Order
+from credence.contract import DAY_MS, HOUR_MS, MINUTE_MS, Event, EventType, Order
 from detectors.base import Detector, Finding, bounded, reemit
 
 __all__ = ["DenseBlock", "peel"]
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
-MINUTE_MS = 60_000
 
 
 def peel(edges: dict[tuple[str, str], float], min_rows: int

@@ -43,12 +43,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from credence.contract import Event, EventType, Order
+from credence.contract import HOUR_MS, Event, EventType, Order
 from detectors.base import Detector, Finding, bounded, reemit_findings
 
 __all__ = ["EdgeBurst", "midas_score"]
 
-HOUR_MS = 3_600_000
 
 # (stream name, Order field of the edge's source)
 _STREAMS: tuple[tuple[str, str], ...] = (("buyer", "buyer_id"), ("device", "device_id"),

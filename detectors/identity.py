@@ -50,14 +50,12 @@ import sys
 from collections import deque
 from typing import Any, ClassVar
 
-from credence.contract import Event, EventType, Order, Review
+from credence.contract import DAY_MS, HOUR_MS, Event, EventType, Order, Review
 from detectors.base import Detector, Finding, bounded, reemit
 from detectors.nulls import binomial_tail_nlp
 
 __all__ = ["SockPuppets"]
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 
 # (Order field, key prefix) of the identifiers that link accounts.
 _LINKS: tuple[tuple[str, str], ...] = (("device_id", "d"), ("payment_id", "p"),

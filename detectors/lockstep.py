@@ -64,14 +64,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from credence.contract import Event, EventType, Review
+from credence.contract import DAY_MS, HOUR_MS, MINUTE_MS, Event, EventType, Review
 from detectors.base import Detector, Finding, bounded, reemit
 from detectors.nulls import poisson_tail_nlp, significance
 
 __all__ = ["Lockstep"]
 
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 
 
 @dataclass(slots=True, eq=False)
@@ -177,7 +175,7 @@ class Lockstep(Detector):
     observes: ClassVar[frozenset[EventType]] = frozenset({"review"})
 
     def __init__(self, *, window_ms: int = 14 * DAY_MS, delta_ms: int = HOUR_MS,
-                 seed_users: int = 5, research_ms: int = 20 * 60_000, min_page_users: int = 3,
+                 seed_users: int = 5, research_ms: int = 20 * MINUTE_MS, min_page_users: int = 3,
                  min_user_sellers: int = 2, min_users: int = 5, min_sellers: int = 2,
                  max_iter: int = 5, max_users: int = 400, min_surprise: float = 4.0,
                  full: float = 10.0, full_seller: float = 6.0, member_full: float = 3.0,
@@ -426,7 +424,7 @@ class Lockstep(Detector):
             if c.pol > 0:
                 summary = (f"Seller {sid} was reviewed in lockstep by a group of {n_users} accounts "
                            f"that also reviewed {n_sellers - 1} other sellers, each within "
-                           f"{self.delta_ms // 60_000} minutes of a common time per seller "
+                           f"{self.delta_ms // MINUTE_MS} minutes of a common time per seller "
                            f"(chance given the sellers' own review traffic: 1 in "
                            f"10^{total:.0f}).")
                 out.append(Finding(detector=self.name, seller_id=sid, score=score, ts=ts,

@@ -66,15 +66,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from credence.contract import Event, EventType, Order, Record, Refund
+from credence.contract import DAY_MS, HOUR_MS, Event, EventType, Order, Record, Refund
 from credence.features import fen
 from detectors.base import Detector, Finding, bounded
 from detectors.nulls import significance
 
 __all__ = ["ConjuredRecords"]
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 
 
 @dataclass

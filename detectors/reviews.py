@@ -56,14 +56,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from credence.contract import Event, EventType, Order, Review
+from credence.contract import DAY_MS, HOUR_MS, Event, EventType, Order, Review
 from detectors.base import Detector, Finding, bounded, clip01
 from detectors.nulls import poisson_tail_nlp
 
 __all__ = ["FakeReviews", "MinHasher"]
 
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 _PRIME = (1 << 31) - 1  # Mersenne: a*x + b for a, b, x below it fits in uint64
 
 _STOP = frozenset(

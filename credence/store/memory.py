@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from credence.features import DAY_MS, EventOps, SlotAdd, TotalAdd, ZTouch
+from credence.contract import DAY_MS
+from credence.features import EventOps, SlotAdd, TotalAdd, ZTouch
 from credence.store.base import DUPLICATE, NEW, REDELIVERED, FeatureStore, Outcome
 
 __all__ = ["MemoryStore"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from config.settings import load
-from credence.contract import Order, Record, Review
+from credence.contract import DAY_MS, Order, Record, Review
 from credence.engine import Engine
-from credence.features import DAY_MS, SELLER_METRICS, SellerFeatures
+from credence.features import SELLER_METRICS, SellerFeatures
 from credence.fusion import PRIOR_CAP
 from credence.ledger import Contribution
 from credence.scoring import MAX_SCORE, MIN_SCORE, compute

@@ -3,8 +3,8 @@ test tests/integration/test_redis_store.py checks Redis gives the same state).""
 
 from __future__ import annotations
 
-from credence.contract import Order, Review
-from credence.features import DAY_MS, HOUR_MS, SELLER_METRICS, FeatureModel, SlotAdd, ZTouch
+from credence.contract import DAY_MS, HOUR_MS, Order, Review
+from credence.features import SELLER_METRICS, FeatureModel, SlotAdd, ZTouch
 from credence.store.base import DUPLICATE, NEW, REDELIVERED
 from credence.store.memory import MemoryStore
 
