@@ -163,7 +163,8 @@ class Engine:
                 if own >= self.policy.release:
                     self.policy.note_alert(entity, alert.alert_id, f.ts, f.detector)
         # Automatic entries are re-checked once an hour of event time, so that their expiry
-        # (days without new evidence) is applied on time.
+        # (days without new evidence) is applied on time and a listed seller's score follows
+        # its suspicion even while nothing names it.
         evidence = set(touched)
         hour = self.now // HOUR_MS
         if hour != self._rechecked_hour:
