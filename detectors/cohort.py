@@ -497,7 +497,8 @@ class PuppetCohort(Detector):
         # Devotion to the seller and the other clients its repeat buyers share (a crew serving
         # two clients buys half at each); the volume test keeps the plain devotion of its null.
         group = [s, *self._siblings(s, cand)]
-        members = sorted(b for b in cand if self._group_devotion(b, group) >= self.min_devotion)
+        devotion = {b: self._group_devotion(b, group) for b in cand}
+        members = sorted(b for b in cand if devotion[b] >= self.min_devotion)
         plain = sum(1 for b in members if self._devotion(b, s) >= self.min_devotion)
         if len(members) < self.min_cohort:
             return None
@@ -511,8 +512,7 @@ class PuppetCohort(Detector):
         expected = self._phi.get(bin_, self._phi_all) * n_buyers
         nlp: dict[str, float] = {}
         nlp["volume"] = min(self.cap_volume, poisson_tail_nlp(plain, expected))
-        devs = [self._group_devotion(b, group) for b in members]
-        mean_dev = sum(devs) / k
+        mean_dev = sum(devotion[b] for b in members) / k
         m0, sd0 = self._dev
         nlp["devotion"] = min(self.cap_devotion, normal_tail_nlp(
             (mean_dev - m0 - self.margin_devotion * sd0) / (sd0 / math.sqrt(min(k, self.n_max)))))
@@ -559,7 +559,7 @@ class PuppetCohort(Detector):
         if score < self.emit_min:
             return None
         return self._finding(s, members, pairs, nlp, flags, score, surprise, expected,
-                             n_buyers, orders, mean_dev, group)
+                             n_buyers, orders, mean_dev, group, devotion)
 
     def _arrival(self, s: str, members: list[str], pairs: dict[str, list[Any]], now: int,
                  flags: dict[str, set[str]]) -> float:
@@ -748,7 +748,7 @@ class PuppetCohort(Detector):
     def _finding(self, s: str, members: list[str], pairs: dict[str, list[Any]],
                  nlp: dict[str, float], flags: dict[str, set[str]], score: float,
                  surprise: float, expected: float, n_buyers: int, orders: int,
-                 mean_dev: float, group: list[str]) -> Finding:
+                 mean_dev: float, group: list[str], devotion: dict[str, float]) -> Finding:
         accounts: dict[str, float] = {}
         traits: dict[str, list[str]] = {}
         for b in members:
@@ -758,8 +758,8 @@ class PuppetCohort(Detector):
             # A member is as suspicious as the cohort only when it shows the cohort's behaviour
             # itself and buys little elsewhere: an honest regular of the client who happened to
             # order in the same hour as the crew stays under the blacklist's release level.
-            dev = self._group_devotion(b, group)
-            weight = 0.15 + 0.2 * len(strong) + 0.1 * len(weak) + 0.3 * max(0.0, dev - 0.5) / 0.5
+            weight = (0.15 + 0.2 * len(strong) + 0.1 * len(weak)
+                      + 0.3 * max(0.0, devotion[b] - 0.5) / 0.5)
             accounts[b] = score * min(1.0, weight)
         mset = set(members)
         order_ids = [r[3] for r in self._recent.get(s, ()) if r[0] in mset]
