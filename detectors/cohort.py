@@ -35,7 +35,9 @@ The *behaviour* ``B`` is what tells puppets from loyal customers, employees or a
   profile predicts;
 * **amounts**: members most of whose amounts are as isolated among the seller's other orders as
   the rarest ``low_quantile`` of those orders are (made-up sums; a crew buying the hero item at
-  its price does not show it, nor do loyal customers buying a staple);
+  its price does not show it, nor do loyal customers buying a staple), or most of whose amounts
+  fall in one narrow band that holds few of the seller's other orders (a crew told to pay about
+  one sum); the stronger of the two;
 * **unshipped** and **praise** (5-star reviews per order): against the seller's other orders,
   shrunk to the market's rate with ``prior_orders`` pseudo-orders;
 * **devices**: members on a device with more of them than a ``household``; each person has a
@@ -49,9 +51,11 @@ companies share those too (issue 10, class 2). The seller's surprise is
 `detectors.nulls.significance` (``full`` log10 units give 0.8).
 
 Members score by the seller's score and by the member-level traits they show themselves (strong:
-arrived in the burst, in a wave, on an unusual amount, unshipped; weak: young, new, praising,
+arrived in the burst, most of its own orders (two or more) in waves, on an unusual amount,
+unshipped; weak: young or new (one hint: a new customer's account is young too), praising,
 sharing an identifier) and by their devotion, so an honest regular who happened to order in the
-crew's hour stays under the blacklist's release level.
+crew's hour, or a real new customer who arrived with the ring, stays under the blacklist's
+threshold.
 
 Cost: `observe` O(1) amortised; a seller is judged at most every ``eval_every_ms`` and only when
 a repeat buyer ordered again, in O(its repeat buyers + its ``recent`` last orders); the market's
@@ -672,6 +676,13 @@ class PuppetCohort(Detector):
                 if times[x][1] != times[i][1]:
                     hit[i] = hit[x] = True
         y = sum(hit)
+        # A member is in the waves when most of its own orders are (at least two): a regular
+        # customer of a ring's client places one order in a crew's hour now and then.
+        own: dict[str, list[int]] = {}
+        for (_, b), h in zip(times, hit, strict=True):
+            c = own.setdefault(b, [0, 0])
+            c[0] += h
+            c[1] += 1
         # Null: within a day, times follow the market's hour profile; the chance that one of
         # the other same-day orders falls within w is about 1 - (1 - pi)^(n_day - 1), with pi
         # the chance that two such times are within w.
@@ -684,7 +695,7 @@ class PuppetCohort(Detector):
         expected = sum(n * (1.0 - (1.0 - pi) ** (n - 1)) for n in per_day.values())
         p0 = min(0.99, max(1e-3, expected / m))
         return (binomial_tail_nlp(y, m, p0, self.n_max),
-                {b for (_, b), h in zip(times, hit, strict=True) if h})
+                {b for b, (h, n) in own.items() if h >= 2 and 2 * h >= n})
 
     def _amounts(self, members: list[str], pairs: dict[str, list[Any]],
                  others: list[tuple[str, float, bool, str]], flags: dict[str, set[str]]) -> float:
@@ -718,9 +729,42 @@ class PuppetCohort(Detector):
             u[0] += near(a) <= cut
             u[1] += 1
         low = {b for b, (k, n_b) in unusual.items() if 2 * k > n_b}
+        isolated = binomial_tail_nlp(len(low), len(unusual),
+                                     self._margin(p0, self.margin_amounts), self.n_max)
+        same, alike = self._same_amount(amts, xs)
+        if same > isolated:
+            low = alike
         flags["amount"] = low
-        return min(self.cap_behaviour, binomial_tail_nlp(
-            len(low), len(unusual), self._margin(p0, self.margin_amounts), self.n_max))
+        return min(self.cap_behaviour, max(isolated, same))
+
+    def _same_amount(self, amts: list[tuple[float, str]], xs: list[float]
+                     ) -> tuple[float, set[str]]:
+        """Members most of whose orders fall in one narrow band of amounts (2 ``band`` wide in
+        log), against the share of the seller's other orders ``xs`` in that band: a crew told
+        to pay about one sum, near the client's prices or not. Loyal customers buying a staple
+        at its price do it too, but then so do the seller's other buyers, and the null says so.
+        The band is the one holding the most members, so the tail is corrected for the number
+        of bands tried (one per member)."""
+        w = self.band
+        ys = sorted(a for a, _ in amts)
+        by_member: dict[str, list[float]] = {}
+        for a, b in amts:
+            by_member.setdefault(b, []).append(a)
+        k = len(by_member)
+        best, best_lo = 0, 0.0
+        j = 0
+        for i in range(len(ys)):  # the band [ys[j], ys[i]] holding the most orders
+            while ys[i] - ys[j] > 2 * w:
+                j += 1
+            if i - j + 1 > best:
+                best, best_lo = i - j + 1, ys[j]
+        lo, hi = best_lo, best_lo + 2 * w
+        inside = {b for b, xs_b in by_member.items()
+                  if 2 * sum(lo <= a <= hi for a in xs_b) > len(xs_b)}
+        n = len(xs)
+        q = (bisect_right(xs, hi) - bisect_left(xs, lo) + 1) / (n + 2)
+        v = binomial_tail_nlp(len(inside), k, self._margin(q, self.margin_amounts), self.n_max)
+        return max(0.0, v - math.log10(max(1, k))), inside
 
     def _identity(self, members: list[str], flags: dict[str, set[str]]) -> tuple[float, float]:
         """(devices, identity): members on a device with more of them than a household holds
@@ -755,11 +799,16 @@ class PuppetCohort(Detector):
             strong = [t for t in _STRONG if b in flags.get(t, ())]
             weak = [t for t in _WEAK if b in flags.get(t, ())]
             traits[b] = strong + weak
+            # Young and new are one hint: a new customer's account is young too.
+            hints = len(weak) - ("young" in weak and "new" in weak)
             # A member is as suspicious as the cohort only when it shows the cohort's behaviour
             # itself and buys little elsewhere: an honest regular of the client who happened to
             # order in the same hour as the crew stays under the blacklist's release level.
-            weight = (0.15 + 0.2 * len(strong) + 0.1 * len(weak)
-                      + 0.3 * max(0.0, devotion[b] - 0.5) / 0.5)
+            # Devotion says something only of an account with a past: a real new customer who
+            # arrived with the ring buys nowhere else yet either (the honest accounts listed on
+            # the training worlds were all such).
+            devoted = 0.0 if b in flags.get("new", ()) else max(0.0, devotion[b] - 0.5) / 0.5
+            weight = 0.15 + 0.2 * len(strong) + 0.1 * hints + 0.3 * devoted
             accounts[b] = score * min(1.0, weight)
         mset = set(members)
         order_ids = [r[3] for r in self._recent.get(s, ()) if r[0] in mset]
