@@ -14,12 +14,9 @@ import typer
 from typer._click import exceptions as click_exc  # typer >= 0.20 vendors click
 
 from config.settings import Settings, SettingsError, load
+from credence.errors import UserError
 
 __all__ = ["app", "main", "UserError"]
-
-
-class UserError(Exception):
-    """Something the user can fix; printed as one line, exit status 2."""
 
 
 def _settings_help() -> str:

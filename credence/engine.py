@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from config.settings import Settings
 from credence.alerting import Alerting
@@ -36,6 +35,7 @@ from credence.features import FeatureModel
 from credence.fusion import Fusion, Suspicion
 from credence.ledger import Ledger
 from credence.policy import BlacklistPolicy
+from credence.scoring import Scorer
 from credence.sequencer import Tick
 from credence.store.base import NEW
 from credence.store.memory import MemoryStore
@@ -61,8 +61,7 @@ class Outputs:
 
 class Engine:
     def __init__(self, settings: Settings, detectors: Sequence[Detector] | None = None,
-                 scorer: Any = None):
-        from credence.scoring import Scorer
+                 scorer: Scorer | None = None):
         from detectors import default_detectors
 
         self.settings = settings
@@ -204,7 +203,9 @@ class Engine:
         for seller, sts in self.scorer.due(self.now, forced):
             if self.entity_type.get(seller) != "seller":
                 continue
-            score = self.scorer.update(seller, self.now, sts, self)
+            score = self.scorer.update(seller, self.now, sts, ledger=self.ledger,
+                                       discounted=self.discounted(), fusion=self.fusion,
+                                       policy=self.policy)
             if score is not None:
                 out.scores.append(score)
 

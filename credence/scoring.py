@@ -27,18 +27,16 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Set
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from config.settings import Settings
 from credence.contract import DAY_MS, CreditScore, Event, Record, ScoreReason, iso
 from credence.features import FeatureModel, SellerFeatures
-from credence.fusion import PRIOR_CAP
-from credence.ledger import Contribution
+from credence.fusion import PRIOR_CAP, Fusion
+from credence.ledger import Contribution, Ledger
+from credence.policy import BlacklistPolicy
 from credence.store.base import FeatureStore
-
-if TYPE_CHECKING:
-    from credence.engine import Engine
 
 __all__ = ["Scorer", "ScoreCard", "compute", "MIN_SCORE", "MAX_SCORE", "REASONS", "DISCOUNT_FROM"]
 
@@ -229,18 +227,22 @@ class Scorer:
             out.append((seller, now - 1 if ts is None else ts))
         return out
 
-    def update(self, seller: str, now: int, ts: int, engine: Engine) -> CreditScore | None:
+    def update(self, seller: str, now: int, ts: int, *, ledger: Ledger, discounted: Set[str],
+               fusion: Fusion, policy: BlacklistPolicy) -> CreditScore | None:
+        """The seller's card from its features, its trade with the entities not ``discounted``
+        (culprits' orders and reviews do not count), its suspicion and its listing; the
+        ``CreditScore`` to publish when it moved enough, else None."""
         self.first_seen.setdefault(seller, ts)
         self.computed_at[seller] = now
         f = self.store.read_seller(self.model, seller, now - 1, hourly=False)
-        contrib = engine.ledger.contribution(seller, engine.discounted(), now - 90 * DAY_MS)
-        suspicion = engine.fusion.suspicion(seller, now)
+        contrib = ledger.contribution(seller, discounted, now - 90 * DAY_MS)
+        suspicion = fusion.suspicion(seller, now)
         self.scored_suspicion[seller] = suspicion.score
         listed = None
-        st = engine.policy.state.get(seller)
+        st = policy.state.get(seller)
         if st is not None and st.listed:
             listed = "auto" if st.by == "auto" else "inspector"
-        victim = engine.fusion.is_victim(seller, now)
+        victim = fusion.is_victim(seller, now)
         card = compute(f, contrib, 0.0 if victim else suspicion.score, self.first_seen[seller],
                        self.adverse_registry.get(seller, 0), listed)
         self.cards[seller] = card

@@ -14,18 +14,14 @@ from typing import IO, Annotated
 
 import typer
 
+from credence.errors import UserError
+
 __all__ = ["register", "BackgroundChoice"]
 
 
 class BackgroundChoice(StrEnum):
     synthetic = "synthetic"
     bitcoin_alpha = "bitcoin-alpha"
-
-
-def _user_error(msg: str) -> Exception:
-    from credence.cli import UserError
-
-    return UserError(msg)
 
 
 def _settings():
@@ -78,13 +74,13 @@ def simulate(
     from producers.truth import write_truth
 
     if rate is not None and speedup is not None:
-        raise _user_error("give --rate or --speedup, not both")
+        raise UserError("give --rate or --speedup, not both")
     if out is not None and (rate is not None or speedup is not None or live):
-        raise _user_error("--rate, --speedup and --live pace Kafka output; drop them with --out")
+        raise UserError("--rate, --speedup and --live pace Kafka output; drop them with --out")
     if out is not None and out.exists() and not out.is_dir():
-        raise _user_error(f"--out {out} exists and is not a directory")
+        raise UserError(f"--out {out} exists and is not a directory")
     if world not in ("drawn", "classic"):
-        raise _user_error(f"--world is drawn or classic, not {world!r}")
+        raise UserError(f"--world is drawn or classic, not {world!r}")
     updates: dict[str, object] = {"inject": inject}
     if live:
         import time
@@ -99,9 +95,9 @@ def simulate(
             scenario = Scenario(seed=seed, scale=scale, background=background.value,  # type: ignore[arg-type]
                                 **updates).with_settings(list(settings_ or []))  # type: ignore[arg-type]
     except (ScenarioError, ValueError) as e:
-        raise _user_error(f"bad scenario: {str(e).splitlines()[0]}") from None
+        raise UserError(f"bad scenario: {str(e).splitlines()[0]}") from None
     if live and scenario.background == "bitcoin-alpha":
-        raise _user_error("--live does not apply to the bitcoin-alpha background (its times "
+        raise UserError("--live does not apply to the bitcoin-alpha background (its times "
                           "come from the data); drop --live")
     if scenario.background == "bitcoin-alpha":
         from producers.bitcoin_alpha import dataset_dir
@@ -109,11 +105,11 @@ def simulate(
         d = dataset_dir(dataset)
         for f in ("ratings.csv", "labels.csv"):
             if not (d / f).is_file():
-                raise _user_error(f"no such file: {d / f}")
+                raise UserError(f"no such file: {d / f}")
     try:
         sim = run(scenario, dataset=dataset)
     except ValueError as e:  # ScenarioError too: a scenario that cannot be built as asked
-        raise _user_error(f"bad scenario: {str(e).splitlines()[0]}") from None
+        raise UserError(f"bad scenario: {str(e).splitlines()[0]}") from None
     counts = sim.truth.counts
     made = (f"{counts['events']:,} events ({counts['orders']:,} orders, "
             f"{counts['refunds']:,} refunds, {counts['reviews']:,} reviews, "
@@ -134,7 +130,7 @@ def simulate(
         stats = publish(_settings(), stream, total=len(ev.lines),  # type: ignore[arg-type]
                         pacer=Pacer(rate, speedup), progress=progress, label="simulate")
     except PublishError as e:
-        raise _user_error(str(e)) from None
+        raise UserError(str(e)) from None
     typer.echo(stats.summary())
     if stats.failed:
         raise typer.Exit(1)
@@ -174,11 +170,11 @@ def produce(
 
     for name in files:
         if name != "-" and not Path(name).is_file():
-            raise _user_error(f"no such file: {name}")
+            raise UserError(f"no such file: {name}")
     try:
         pub = Publisher(_settings(), pacer=Pacer(rate), progress=progress, label="produce")
     except PublishError as e:
-        raise _user_error(str(e)) from None
+        raise UserError(str(e)) from None
     skipped = 0
     for label, n, line in _lines(files):
         try:
