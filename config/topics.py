@@ -67,7 +67,7 @@ def create_topics(settings: Settings, partitions: int | None = None,
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
-    from credence.kafka import admin as admin_client
+    from config.kafka import admin as admin_client
 
     admin = admin_client(settings)
     specs = topic_specs(settings, partitions)

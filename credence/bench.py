@@ -152,8 +152,8 @@ def run_bench(base: Settings, scale: float = 0.2, rate: float = 5000.0,
               latency_seconds: float = 20.0, split: bool = True, echo=print) -> BenchResult:
     from confluent_kafka import TopicPartition
 
+    from config.kafka import admin, consumer, producer
     from credence.contract import TOPIC_OF_TYPE, iso
-    from credence.kafka import admin, consumer, producer
     from credence.replay import Replay
     from producers.scenario import Scenario
     from producers.simulator import simulate, write
@@ -292,7 +292,7 @@ def _redis_per_seller(s: Settings) -> tuple[float, int]:
 def _cleanup(s: Settings) -> None:
     import redis
 
-    from credence.kafka import admin
+    from config.kafka import admin
 
     a = admin(s)
     names = [t for t in a.list_topics(timeout=10).topics if t.startswith(s.topic_prefix)]

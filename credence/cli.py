@@ -179,7 +179,7 @@ def watch(
 
     import orjson
 
-    from credence.kafka import consumer
+    from config.kafka import consumer
 
     names = topics or ["alerts", "blacklist", "credit-scores"]
     for t in names:

@@ -220,7 +220,7 @@ class Stack:
     def _kafka_answers(self) -> bool:
         from confluent_kafka import KafkaException
 
-        from credence.kafka import admin
+        from config.kafka import admin
 
         if not _port_open(self.kafka_host, self.kafka_port):
             return False

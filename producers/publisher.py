@@ -122,7 +122,7 @@ class Publisher:
                  check_timeout: float = 10.0) -> None:
         from confluent_kafka import KafkaException
 
-        from credence.kafka import producer
+        from config.kafka import producer
 
         self.settings = settings
         self._p = producer(settings, on_delivery=self._delivered)

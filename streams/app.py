@@ -82,7 +82,7 @@ class Runtime:
         """Low and high watermarks asked from the broker (not the fetcher's cached view)."""
         from confluent_kafka import TopicPartition
 
-        from credence.kafka import consumer
+        from config.kafka import consumer
 
         if self._wm is None:
             self._wm = consumer(self.s, group=f"{self.s.worker_id}-watermarks")
@@ -90,7 +90,7 @@ class Runtime:
                                                    timeout=10, cached=False) for tp in tps}
 
     def input_partitions(self) -> list[str]:
-        from credence.kafka import admin
+        from config.kafka import admin
 
         md = admin(self.s).list_topics(timeout=10)
         return sorted(f"{t}/{p}" for t in self.input_topics if t in md.topics
@@ -202,7 +202,7 @@ class Runtime:
         """Re-read the sequenced topic from the snapshot's offset + 1 to ``until`` (exclusive)."""
         from confluent_kafka import TopicPartition
 
-        from credence.kafka import consumer
+        from config.kafka import consumer
 
         out = Outputs()
         start = stage.seq_offset + 1

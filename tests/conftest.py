@@ -35,7 +35,7 @@ class Infra:
 def _answers(settings: Settings) -> bool:
     import redis
 
-    from credence.kafka import admin
+    from config.kafka import admin
 
     try:
         if not redis.Redis.from_url(settings.redis, socket_timeout=2).ping():
@@ -121,8 +121,8 @@ def redis_factory(base_settings: Settings) -> Iterator[Callable[..., Settings]]:
 @pytest.fixture
 def topic_factory(base_settings: Settings) -> Iterator[Callable[..., Settings]]:
     """Settings with a fresh topic prefix whose topics exist; they are deleted afterwards."""
+    from config.kafka import admin
     from config.topics import create_topics
-    from credence.kafka import admin
 
     made: list[Settings] = []
 

@@ -87,7 +87,7 @@ class Worker:
 def produce(s: Settings, lines: Iterable[bytes | dict]) -> int:
     """Publish contract events (dicts or raw bytes) by type, keyed per the contract; what cannot
     be routed (bad JSON, unknown type: dead-letter material) goes to ``orders``."""
-    from credence.kafka import producer
+    from config.kafka import producer
     from producers.publisher import RouteError, route
 
     p = producer(s, **{"message.max.bytes": 4 * 1024 * 1024})
@@ -111,7 +111,7 @@ def consume_all(s: Settings, topic: str | Sequence[str], idle: float = 3.0,
     ``until`` holds (or, without it, until nothing arrived for ``idle`` seconds)."""
     import uuid
 
-    from credence.kafka import consumer
+    from config.kafka import consumer
 
     c = consumer(s, group="reader-" + uuid.uuid4().hex[:8])
     c.subscribe([s.topic(t) for t in ([topic] if isinstance(topic, str) else topic)])

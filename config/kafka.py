@@ -1,7 +1,7 @@
 """confluent-kafka clients configured from the settings (admin, producers, inspector consumers).
 
 librdkafka logs every refused connection to stderr by default; here its log goes to the
-``credence.kafka`` Python logger, so a broker that is down is reported once, by the caller.
+``credence.kafka`` Python logger (the name operators filter on), so a broker that is down is reported once, by the caller.
 """
 
 from __future__ import annotations
