@@ -743,8 +743,9 @@ class PuppetCohort(Detector):
         log), against the share of the seller's other orders ``xs`` in that band: a crew told
         to pay about one sum, near the client's prices or not. Loyal customers buying a staple
         at its price do it too, but then so do the seller's other buyers, and the null says so.
-        The band is the one holding the most members, so the tail is corrected for the number
-        of bands tried (one per member)."""
+        The band is the one holding the most of the members' orders; having picked the best of
+        many, the tail is discounted by log10 of the number of members (a heavy member alone
+        cannot fill a band: a member counts only when most of *its* orders are in it)."""
         w = self.band
         ys = sorted(a for a, _ in amts)
         by_member: dict[str, list[float]] = {}

@@ -1,0 +1,70 @@
+"""`detectors.cohort`: puppet cohorts judged against the seller's and the market's nulls."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from detectors.cohort import PuppetCohort
+from tests.fixtures.cases import (
+    events_of,
+    narrow_crew_with_new_customers,
+    proxy_ring_without_identifiers,
+)
+from tests.unit.detectors.support import run
+
+
+def _spread(rng: random.Random, n: int) -> list[float]:
+    """A seller's other orders: log amounts over its catalogue (20 to 500)."""
+    return sorted(math.log(rng.uniform(20, 500)) for _ in range(n))
+
+
+def test_one_sum_is_behaviour_only_where_the_sellers_other_buyers_do_not_pay_it():
+    rng = random.Random(1)
+    crew = [(math.log(137.0 * rng.uniform(0.99, 1.01)), f"p{i}") for i in range(12)
+            for _ in range(3)]
+    det = PuppetCohort()
+    v, inside = det._same_amount(crew, _spread(rng, 200))
+    assert v >= 4.0 and inside == {f"p{i}" for i in range(12)}
+    # A staple: most of the seller's other orders are that price too, so loyal customers
+    # buying it again and again are what the seller's own null predicts.
+    staple = sorted([math.log(137.0)] * 160 + _spread(rng, 40))
+    v_staple, _ = det._same_amount(crew, staple)
+    assert v_staple == 0.0
+
+
+def test_members_who_pay_all_over_the_catalogue_are_not_alike():
+    rng = random.Random(2)
+    buyers = [(math.log(rng.uniform(20, 500)), f"b{i}") for i in range(12) for _ in range(3)]
+    v, _ = PuppetCohort()._same_amount(buyers, _spread(rng, 200))
+    assert v < 1.0
+
+
+def _best_account_scores(findings) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for f in findings:
+        for a, s in f.accounts.items():
+            best[a] = max(best.get(a, 0.0), s)
+    return best
+
+
+def test_real_new_customers_arriving_with_a_crew_stay_under_the_listing_threshold():
+    """Golden case narrow_crew_with_new_customers: devotion says nothing of an account without
+    a past, and the new customers show none of the crew's own traits (before that change six
+    of the seven were listed)."""
+    found = run(PuppetCohort(), events_of(narrow_crew_with_new_customers))
+    assert any(f.seller_id == "s015" and f.score >= 0.8 for f in found)
+    best = _best_account_scores(f for f in found if f.seller_id == "s015")
+    fresh = {a: s for a, s in best.items() if a.startswith("nw")}
+    crew = {a: s for a, s in best.items() if a.startswith("nc")}
+    top_fresh = max(fresh.values())
+    assert top_fresh < 0.8
+    # The crew ranks above them (the listing of the crew itself comes with the other
+    # detectors' corroboration in the golden case).
+    assert sum(s > top_fresh for s in crew.values()) >= 10
+
+
+def test_loyal_customers_beside_a_proxy_ring_are_not_alerted():
+    found = run(PuppetCohort(), events_of(proxy_ring_without_identifiers))
+    assert any(f.seller_id == "s022" for f in found)
+    assert not any(f.seller_id == "s037" for f in found)
