@@ -143,26 +143,27 @@ def aggregate(results: list[WorldResult]) -> dict[str, Any]:
                       "account_ap_mean": ap[0], "account_ap_worst": ap[1]}
         return out
 
-    kinds = sorted({k for r in results for k in r.negatives})
-    negatives = {k: {"worlds": sum(1 for r in results if k in r.negatives),
-                     "entities": sum(r.negatives[k]["entities"] for r in results
-                                     if k in r.negatives),
-                     "listed": sum(r.negatives[k]["listed"] for r in results if k in r.negatives),
-                     "worst_world": max((r.negatives[k]["listed"] for r in results
-                                         if k in r.negatives), default=0)}
-                 for k in kinds}
-    def listed(counts: list[int]) -> dict[str, int]:
-        return {"total": sum(counts), "worst_world": max(counts, default=0)}
+    def listed(counts: list[int]) -> tuple[int, int]:
+        """(in all worlds, in the worst world)."""
+        return sum(counts), max(counts, default=0)
 
+    negatives: dict[str, dict[str, int]] = {}
+    for k in sorted({k for r in results for k in r.negatives}):
+        per = [r.negatives[k] for r in results if k in r.negatives]
+        total, worst = listed([x["listed"] for x in per])
+        negatives[k] = {"worlds": len(per), "entities": sum(x["entities"] for x in per),
+                        "listed": total, "worst_world": worst}
     victims = listed([r.victims["listed"] for r in results])
+    sellers = listed([r.honest["sellers_listed"] for r in results])
+    accounts = listed([r.honest["accounts_listed"] for r in results])
     return {
         "worlds": len(results), "seeds": [r.seed for r in results],
         "events": sum(r.events for r in results),
         "patterns": rows("patterns"), "families": rows("families"), "negatives": negatives,
         "victims": {"count": sum(r.victims["count"] for r in results),
-                    "listed": victims["total"], "worst_world": victims["worst_world"]},
-        "honest_sellers_listed": listed([r.honest["sellers_listed"] for r in results]),
-        "honest_accounts_listed": listed([r.honest["accounts_listed"] for r in results]),
+                    "listed": victims[0], "worst_world": victims[1]},
+        "honest_sellers_listed": {"total": sellers[0], "worst_world": sellers[1]},
+        "honest_accounts_listed": {"total": accounts[0], "worst_world": accounts[1]},
     }
 
 

@@ -647,7 +647,7 @@ class FakeReviews(Detector):
 
     def _sweep(self, now: int) -> None:
         cutoff = now - self.crew_memory_ms
-        for acct in sorted(self._bursts):
+        for acct in list(self._bursts):
             seen = self._bursts[acct]
             for key in [k for k, t in seen.items() if t < cutoff]:
                 del seen[key]
