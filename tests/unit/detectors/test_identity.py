@@ -253,3 +253,24 @@ def test_employees_who_review_everyone_alike_are_no_push():
     events, _ = _card_crew(praise_client=0.7, praise_elsewhere=0.7)
     by = best(run(SockPuppets(), events))
     assert "s_card" not in by or by["s_card"].score < 0.4
+
+
+def test_a_crews_camouflage_host_is_no_client_but_its_puppets_stay_puppets():
+    """Golden case camouflage_host_vs_client (held-out world 9205 of issue 10): the crew makes
+    1-2 % of the market leader's orders, so the leader's score shrinks with that share while
+    the puppets keep the cluster's score; at the client (over half of its orders) nothing
+    shrinks."""
+    from tests.fixtures.cases import camouflage_host_vs_client, events_of
+
+    found = run(SockPuppets(), events_of(camouflage_host_vs_client))
+    host = [f for f in found if f.seller_id == "s019"]
+    client = [f for f in found if f.seller_id == "s020"]
+    assert host and client
+    for f in host:
+        assert "small_share_of_seller_orders" in f.reasons
+        assert f.score < 0.5 < max(f.accounts.values())
+        assert f.score < f.evidence["account_score"]
+    assert max(f.score for f in host) < 0.8 < max(f.score for f in client)
+    for f in client:
+        assert "small_share_of_seller_orders" not in f.reasons
+        assert abs(f.score - f.evidence["account_score"]) < 1e-4
