@@ -50,6 +50,14 @@ companies share those too (issue 10, class 2). The seller's surprise is
 ``volume >= min_volume`` and ``B >= min_behaviour`` and maps to a score through
 `detectors.nulls.significance` (``full`` log10 units give 0.8).
 
+**A crew's other clients.** Where the whole cohort does not stand out (a crew serving two
+clients is diluted at the second by that client's own regulars), the members that a finding at
+*another* seller marked as its crew (member score at least ``crew_min``) are judged on their
+own, when their orders are at least ``crew_share`` of the seller's: their volume is then how many
+of the seller's repeat buyers are so marked, against the share of the market's repeat buyers
+that are (binomial), and every behaviour is measured on them at this seller. The subset is
+chosen without looking at this seller, so it is one more test (log10 2), not a search.
+
 Members score by the seller's score and by the member-level traits they show themselves (strong:
 arrived in the burst, most of its own orders (two or more) in waves, on an unusual amount,
 unshipped; weak: young or new (one hint: a new customer's account is young too), praising,
@@ -124,6 +132,11 @@ class PuppetCohort(Detector):
     * ``sibling_share`` [0.4], ``max_siblings`` [3]: sellers where that share of a seller's
       repeat buyers also buy again and again are its siblings (a crew's other clients);
       devotion counts orders at the seller and its siblings.
+    * ``crew_min`` [0.35], ``crew_share`` [0.05]: the member score that marks an account as a
+      crew member for ``window_ms``, and the least share of another seller's orders the marked
+      accounts must make there to be judged as its crew. 0.35 is above what the training
+      worlds' real new customers and regulars of a ring's client reached as members (0.24-0.33
+      in the golden cases) once a wave or an amount trait is missing.
     * ``prior_orders`` [5]: pseudo-orders at the market's rate added to a seller's own
       unshipped and 5-star rates (a small seller's orders may be mostly the ring's).
     * ``low_quantile`` [0.05]: an amount is unusual for a seller when it is as isolated among
@@ -157,6 +170,7 @@ class PuppetCohort(Detector):
                  low_quantile: float = 0.05, margin_amounts: float = 0.1,
                  prior_orders: int = 5, margin_arrival: float = 0.1,
                  sibling_share: float = 0.4, max_siblings: int = 3,
+                 crew_min: float = 0.35, crew_share: float = 0.05,
                  arrival_warmup_ms: int = 7 * DAY_MS,
                  cap_volume: float = 10.0, cap_devotion: float = 4.0, cap_praise: float = 4.0,
                  cap_behaviour: float = 8.0, cap_identity: float = 8.0,
@@ -187,6 +201,8 @@ class PuppetCohort(Detector):
         self.prior_orders = int(prior_orders)
         self.sibling_share = float(sibling_share)
         self.max_siblings = int(max_siblings)
+        self.crew_min = float(crew_min)
+        self.crew_share = float(crew_share)
         self.margin_arrival = float(margin_arrival)
         self.arrival_warmup_ms = int(arrival_warmup_ms)
         self.low_quantile = float(low_quantile)
@@ -228,6 +244,8 @@ class PuppetCohort(Detector):
         self._next_refit: int | None = None
         self._next_sweep = 0
         self._last: dict[str, tuple[float, frozenset[str], int]] = {}
+        # account → seller → when a cohort finding there last marked it as a crew member
+        self._crew: dict[str, dict[str, int]] = {}
         # market nulls (refitted)
         self._phi: dict[int, float] = {}
         self._phi_all = 0.01
@@ -420,6 +438,12 @@ class PuppetCohort(Detector):
                     self._registered.pop(who, None)
             for s in [k for k, v in self._last.items() if v[2] < cut]:
                 del self._last[s]
+            for who in list(self._crew):
+                marks = {x: t for x, t in self._crew[who].items() if t >= cut}
+                if marks:
+                    self._crew[who] = marks
+                else:
+                    del self._crew[who]
 
     # ------------------------------------------------------------------ market nulls
 
@@ -503,19 +527,54 @@ class PuppetCohort(Detector):
         group = [s, *self._siblings(s, cand)]
         devotion = {b: self._group_devotion(b, group) for b in cand}
         members = sorted(b for b in cand if devotion[b] >= self.min_devotion)
-        plain = sum(1 for b in members if self._devotion(b, s) >= self.min_devotion)
         if len(members) < self.min_cohort:
             return None
-        pairs = {b: self._pair[(b, s)] for b in members}
         if len(members) > self.max_cohort:
-            members = sorted(sorted(members, key=lambda b: (-pairs[b][_N], b))[:self.max_cohort])
-            pairs = {b: pairs[b] for b in members}
+            members = sorted(sorted(members, key=lambda b: (-self._pair[(b, s)][_N], b))
+                             [:self.max_cohort])
+        best = self._assess(s, members, devotion, now, "cohort")
+        # A crew's second client: the crew is diluted there by the client's own regulars, so
+        # the whole cohort may not stand out; the members a judgement at *another* seller has
+        # already marked as the crew are judged on their own (a subset chosen without looking
+        # at this seller, so one more test, not a search: log10 2 is its whole cost).
+        # Only when the whole cohort does not stand out: where it does, it is the evidence.
+        crew = [] if best is not None else [
+            b for b in members if any(x != s for x in self._crew.get(b, ()))]
+        if len(crew) >= self.min_cohort and len(crew) < len(members):
+            orders = sum(self._pair[(b, s)][_N] for b in crew)
+            if orders >= self.crew_share * self._sorders.get(s, orders):
+                best = self._assess(s, crew, devotion, now, "crew")
+        if best is None:
+            return None
+        surprise, nlp, flags, pairs, expected, n_buyers, orders, mean_dev = best[:8]
+        score = significance(surprise, self.full)
+        if score < self.emit_min:
+            return None
+        finding = self._finding(s, best[8], pairs, nlp, flags, score, surprise, expected,
+                                n_buyers, orders, mean_dev, group, devotion)
+        for b, v in finding.accounts.items():
+            if v >= self.crew_min:
+                self._crew.setdefault(b, {})[s] = finding.ts
+        return finding
+
+    def _assess(self, s: str, members: list[str], devotion: dict[str, float], now: int,
+                kind: str) -> tuple | None:
+        """The surprise of one cohort at ``s`` against every null; None when a gate holds it."""
+        plain = sum(1 for b in members if self._devotion(b, s) >= self.min_devotion)
+        pairs = {b: self._pair[(b, s)] for b in members}
         k = len(members)
         n_buyers = len(self._buyers_of.get(s, ()))
         bin_ = max(0, int(math.log2(max(1, n_buyers))))
         expected = self._phi.get(bin_, self._phi_all) * n_buyers
         nlp: dict[str, float] = {}
-        nlp["volume"] = min(self.cap_volume, poisson_tail_nlp(plain, expected))
+        if kind == "crew":
+            # The crew's volume: how many of the seller's repeat buyers another seller's
+            # cohort marked, against the share of the market's repeat buyers so marked.
+            p0 = min(0.5, (len(self._crew) + 1) / (len(self._repeats) + 2))
+            nlp["volume"] = min(self.cap_volume, binomial_tail_nlp(
+                k, len(self._cand.get(s, ())), p0, self.n_max))
+        else:
+            nlp["volume"] = min(self.cap_volume, poisson_tail_nlp(plain, expected))
         mean_dev = sum(devotion[b] for b in members) / k
         m0, sd0 = self._dev
         nlp["devotion"] = min(self.cap_devotion, normal_tail_nlp(
@@ -554,16 +613,15 @@ class PuppetCohort(Detector):
         # Volume and devotion weigh half: loyal customers and a company's employees make both.
         volume = self.w_volume * (nlp["volume"] + nlp["devotion"])
         surprise = volume + behaviour + min(nlp["identity"], behaviour)
+        if kind == "crew":
+            surprise -= math.log10(2)
         gated = nlp["volume"] < self.min_volume or behaviour < self.min_behaviour
         if self.trace is not None:
-            self.trace.append((s, now, len(members), dict(nlp), -surprise if gated else surprise))
+            self.trace.append((s if kind == "cohort" else f"{s}:{kind}", now, len(members),
+                               dict(nlp), -surprise if gated else surprise))
         if gated:
             return None
-        score = significance(surprise, self.full)
-        if score < self.emit_min:
-            return None
-        return self._finding(s, members, pairs, nlp, flags, score, surprise, expected,
-                             n_buyers, orders, mean_dev, group, devotion)
+        return (surprise, nlp, flags, pairs, expected, n_buyers, orders, mean_dev, members)
 
     def _arrival(self, s: str, members: list[str], pairs: dict[str, list[Any]], now: int,
                  flags: dict[str, set[str]]) -> float:

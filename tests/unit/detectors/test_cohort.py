@@ -7,6 +7,7 @@ import random
 
 from detectors.cohort import PuppetCohort
 from tests.fixtures.cases import (
+    crew_serving_two_clients,
     events_of,
     narrow_crew_with_new_customers,
     proxy_ring_without_identifiers,
@@ -68,3 +69,20 @@ def test_loyal_customers_beside_a_proxy_ring_are_not_alerted():
     found = run(PuppetCohort(), events_of(proxy_ring_without_identifiers))
     assert any(f.seller_id == "s022" for f in found)
     assert not any(f.seller_id == "s037" for f in found)
+
+
+def test_a_crews_second_client_is_found_through_the_accounts_the_first_gave_away():
+    """Golden case crew_serving_two_clients: at the second client the crew is diluted by
+    twenty-five regulars and the whole cohort does not stand out; the accounts the first
+    client's cohort marked are judged on their own there. Without that (``crew_min`` above any
+    score) the second client is never alerted."""
+    events = events_of(crew_serving_two_clients)
+    found = run(PuppetCohort(), events)
+    top = {}
+    for f in found:
+        top[f.seller_id] = max(top.get(f.seller_id, 0.0), f.score)
+    assert top.get("s028", 0) >= 0.8 and top.get("s054", 0) >= 0.8
+    second = [f for f in found if f.seller_id == "s054"]
+    assert all(set(f.accounts) <= {f"tc{i:02d}" for i in range(16)} for f in second)
+    blind = run(PuppetCohort(crew_min=2.0), events)
+    assert not any(f.seller_id == "s054" for f in blind)
