@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "default_home", "load"]
@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     idle_seconds: float = Field(2.0, gt=0, description="an input partition idle this long "
                                 "(wall clock) stops holding back the watermark")
     max_event_bytes: int = Field(65536, ge=256, description="larger values are dead letters")
+    pseudonym_key: SecretStr | None = Field(None, description="key of the keyed hash that "
+                                            "pseudonymises device, IP, card and address ids "
+                                            "(unset: made once in CREDENCE_HOME/pseudonym.key; "
+                                            "every worker and replay must share it)")
 
     # --- detection and scoring policy ---
     blacklist_threshold: float = Field(0.8, gt=0, le=1, description="suspicion that blacklists")

@@ -21,6 +21,7 @@ import orjson
 from config.settings import Settings
 from credence.contract import TOPIC_OF_TYPE, DeadLetter, InvalidEvent, parse_event
 from credence.engine import Engine, Outputs
+from credence.pseudonyms import Pseudonyms
 from credence.sequencer import Sequencer
 
 __all__ = ["Replay", "ReplayStats", "iter_lines", "OUTPUT_FILES"]
@@ -71,6 +72,7 @@ class Replay:
         self.settings = settings
         self.engine = engine or Engine(settings)
         self.seq = Sequencer(settings.tick_seconds * 1000, settings.lateness_seconds * 1000)
+        self.pseudonyms = Pseudonyms.from_settings(settings)  # as at ingest: replay = streaming
         self.stats = ReplayStats()
         #: every output, in publication order, when ``collect`` (for evaluation and tests)
         self.outputs: Outputs | None = Outputs() if collect else None
@@ -116,6 +118,7 @@ class Replay:
                 files["dead-letters.jsonl"].write(dl.to_json() + b"\n")
             return
         self.stats.events += 1
+        event = self.pseudonyms.apply(event)
         self.seq.push(event, self.stats.lines, f"{name}:{n}")
         for tick in self.seq.release(self.seq.own_watermark()):
             self._emit(self.engine.process_tick(tick, _now_ms()), files)

@@ -49,6 +49,8 @@ class Runtime:
         self.app = app
         self.metrics = Metrics()
         self.ingestor = Ingestor(settings)
+        log.info("pseudonym key fingerprint %s (every worker and replay must show the same)",
+                 self.ingestor.pseudonyms.fingerprint)
         self.redis = aconnect(settings.redis, decode=False)
         self.p = settings.key_prefix
         self.input_topics = {settings.topic(t) for t in INPUT_TOPICS}

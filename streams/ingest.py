@@ -21,6 +21,7 @@ import orjson
 from config.settings import Settings
 from credence.contract import TOPIC_OF_TYPE, DeadLetter, Event, InvalidEvent, parse_event
 from credence.features import FeatureModel
+from credence.pseudonyms import Pseudonyms
 from credence.store.base import DUPLICATE, NEW
 from credence.store.redis import AsyncRedisWriter
 
@@ -67,6 +68,8 @@ class Ingestor:
         self.model = FeatureModel(settings.key_prefix)
         self.writer = writer or AsyncRedisWriter(settings.redis, self.model.dedupe_ttl_s)
         self.worker = settings.worker_id
+        # Personal identifiers are replaced before anything is stored or forwarded.
+        self.pseudonyms = Pseudonyms.from_settings(settings)
         # per input partition "topic/partition": next offset to process, largest valid ts
         self.next_offset: dict[str, int] = {}
         self.max_ts: dict[str, int] = {}
@@ -87,6 +90,7 @@ class Ingestor:
                 event = parse_event(raw, max_bytes=self.s.max_event_bytes)
                 if self.s.topic(TOPIC_OF_TYPE[event.type]) != topic:
                     raise InvalidEvent(f"type {event.type!r} does not belong on topic {topic!r}")
+                event, raw = self.pseudonyms.apply_raw(event, raw)
             except InvalidEvent as e:
                 res.dead_letters.append(DeadLetter.of(raw, str(e), source_topic=topic,
                                                       partition=partition, offset=offset,

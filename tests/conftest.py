@@ -24,6 +24,10 @@ from config.settings import Settings, load
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# One pseudonym key for the whole run (workers started by tests inherit it): golden files hold
+# pseudonyms, which must not depend on a key file in someone's CREDENCE_HOME.
+os.environ.setdefault("CREDENCE_PSEUDONYM_KEY", "credence-tests-pseudonym-key-0001")
+
 
 @dataclass(frozen=True)
 class Infra:

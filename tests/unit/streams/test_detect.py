@@ -13,6 +13,7 @@ import pytest
 from config.settings import load
 from credence.contract import TOPIC_OF_TYPE, parse_event
 from credence.engine import Outputs
+from credence.pseudonyms import Pseudonyms
 from credence.replay import Replay
 from streams.detect import DetectionStage, output_id
 from streams.ingest import decode_forward, encode_forward
@@ -43,8 +44,9 @@ def _canon(items) -> list[bytes]:
 def _stream(path: Path, seed: int, snapshot_every: float) -> tuple[Outputs, DetectionStage]:
     s = load(idle_seconds=1.0)
     parts: dict[str, list[tuple[int, bytes]]] = {}
+    ps = Pseudonyms.from_settings(s)
     for raw in path.read_bytes().splitlines():
-        e = parse_event(raw)
+        e, raw = ps.apply_raw(parse_event(raw), raw)  # as stage A forwards them
         tp = f"{TOPIC_OF_TYPE[e.type]}/{zlib.crc32(e.key.encode()) % P}"
         parts.setdefault(tp, []).append((e.ts, raw))
     rng = random.Random(seed)
