@@ -65,7 +65,7 @@ class Ingestor:
     def __init__(self, settings: Settings, writer: AsyncRedisWriter | None = None):
         self.s = settings
         self.model = FeatureModel(settings.key_prefix)
-        self.writer = writer or AsyncRedisWriter(settings.redis, self.model.dedupe_ttl_s)
+        self.writer = writer or AsyncRedisWriter(settings, self.model.dedupe_ttl_s)
         self.worker = settings.worker_id
         # per input partition "topic/partition": next offset to process, largest valid ts
         self.next_offset: dict[str, int] = {}
