@@ -257,7 +257,8 @@ def watch(
         if t not in ("alerts", "blacklist", "credit-scores"):
             raise UserError(f"unknown output topic {t!r} (alerts, blacklist, credit-scores)")
     s = settings()
-    c = consumer(s, group=f"credence-watch-{uuid.uuid4().hex[:8]}",
+    # A group named after the principal: readers may use groups prefixed by their own name.
+    c = consumer(s, group=f"{s.kafka_username or 'credence'}-watch-{uuid.uuid4().hex[:8]}",
                  **{"auto.offset.reset": "earliest" if from_beginning else "latest"})
     by_name = {s.topic(t): t for t in names}
     c.subscribe(list(by_name))
