@@ -285,8 +285,18 @@ class Stack:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         (self.kdir / "kafka.pid").write_text(str(proc.pid))
-        self._wait(lambda: self._kafka_answers(), proc, timeout, "kafka",
-                   self.kdir / "logs" / "stdout.log")
+        try:
+            self._wait(lambda: self._kafka_answers(), proc, timeout, "kafka",
+                       self.kdir / "logs" / "stdout.log")
+        except StackError:
+            if proc.poll() is None and _port_open(self.kafka_host, self.kafka_port):
+                # Listening but refusing the login: say so, not "did not answer".
+                raise StackError(
+                    f"kafka listens on {self.s.kafka} but did not accept admin's login from "
+                    f"{credentials.credentials_dir(self.home) / 'admin.env'} within "
+                    f"{timeout:.0f} s (see {self.kdir / 'logs' / 'server.log'}; "
+                    "`credence stack down` stops it)") from None
+            raise
         return time.monotonic() - t0
 
     def _kafka_answers(self) -> bool:

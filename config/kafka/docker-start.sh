@@ -6,7 +6,7 @@
 set -euo pipefail
 : "${CREDENCE_ADMIN_PASSWORD:?set it in .env (README, Security)}"
 conf=/tmp/credence-server.properties
-data=/var/lib/kafka/data
+data=/tmp/kraft-combined-logs  # the image's default log.dirs, writable by its user
 umask 077  # the rendered files hold the admin password
 sed -e "s|{port}|9092|g" -e "s|{controller_port}|9093|g" -e "s|{log_dir}|${data}|g" \
     -e "s|{admin_password}|${CREDENCE_ADMIN_PASSWORD}|g" /credence/server.properties > "$conf"

@@ -54,6 +54,13 @@ def test_up_twice_status_down(tmp_path: Path):
         assert "users  admin, agency, inspector, lender, platform, worker" in up.stdout
         again = _credence(["stack", "up"], env)
         assert again.returncode == 0 and again.stdout.count("already running") == 2, again.stdout
+        # Stopped and started again, the broker still knows the principals (their SCRAM
+        # credentials are in its metadata) and Redis its users (ACL file).
+        assert _credence(["stack", "down"], env).returncode == 0
+        restarted = _credence(["stack", "up"], env)
+        assert restarted.returncode == 0 and restarted.stdout.count("started on") == 2, \
+            restarted.stderr
+        assert _credence(["users", "list"], env).stdout.count(" scram ") == 6
         status = _credence(["stack", "status"], env)
         assert status.returncode == 0 and status.stdout.count("running (pid") == 2
         pids = [int(line.split("(pid ")[1].split(")")[0]) for line in status.stdout.splitlines()]
