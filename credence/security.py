@@ -126,6 +126,8 @@ def _wait(futures: Any, what: str, timeout: float = 30.0) -> None:
             fut.result(timeout=timeout)
         except KafkaException as e:
             raise SecurityError(f"{what} ({key}): {e.args[0].str()}") from None
+        except TimeoutError:
+            raise SecurityError(f"{what} ({key}): Kafka did not answer within {timeout:.0f} s") from None
 
 
 def upsert_scram(admin_settings: Settings, user: str, password: str) -> None:
@@ -157,6 +159,8 @@ def scram_users(admin_settings: Settings) -> list[str]:
         found = a.describe_user_scram_credentials().result(timeout=30)
     except KafkaException as e:
         raise SecurityError(f"cannot list SCRAM users: {e.args[0].str()}") from None
+    except TimeoutError:
+        raise SecurityError("cannot list SCRAM users: Kafka did not answer within 30 s") from None
     return sorted(found)
 
 
