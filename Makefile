@@ -13,8 +13,11 @@ CREDENCE := $(BIN)/credence
 
 # The test stack runs on its own ports and state directory, so it never touches a Redis or Kafka
 # someone else runs on the defaults (6379, 9092), nor the demo stack.
-TEST_ENV := CREDENCE_HOME=$(CURDIR)/.credence/test CREDENCE_KAFKA=127.0.0.1:29092 \
-            CREDENCE_REDIS=redis://127.0.0.1:26379/0
+# Two checkouts on one machine pick other ports: make test TEST_KAFKA=127.0.0.1:39092 TEST_REDIS=...
+TEST_KAFKA ?= 127.0.0.1:29092
+TEST_REDIS ?= redis://127.0.0.1:26379/0
+TEST_ENV := CREDENCE_HOME=$(CURDIR)/.credence/test CREDENCE_KAFKA=$(TEST_KAFKA) \
+            CREDENCE_REDIS=$(TEST_REDIS)
 DEMO_ENV := CREDENCE_HOME=$(CURDIR)/.credence/demo
 
 .PHONY: setup system-deps venv test test-unit lint demo demo-stop stack-up stack-down clean

@@ -1,5 +1,9 @@
 """confluent-kafka clients configured from the settings (admin, producers, inspector consumers).
 
+Every client authenticates with SASL (CONTRACT.md section 5): the user and password come from the
+settings, which take them from the environment or the principal's credential file; the password is
+handed to librdkafka in the config dict only, never on a command line or in a log.
+
 librdkafka logs every refused connection to stderr by default; here its log goes to the
 ``credence.kafka`` Python logger (the name operators filter on), so a broker that is down is reported once, by the caller.
 """
@@ -9,18 +13,36 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from config.settings import Settings
+from config.settings import Settings, SettingsError
 
-__all__ = ["kafka_config", "producer", "consumer", "admin"]
+__all__ = ["kafka_config", "security_config", "producer", "consumer", "admin"]
 
 _log = logging.getLogger("credence.kafka")
 _log.addHandler(logging.NullHandler())
 _log.propagate = False
 
 
+def security_config(settings: Settings) -> dict[str, str]:
+    """librdkafka's security keys for the settings (also what kcat takes with ``-X``)."""
+    proto = settings.kafka_security_protocol
+    if proto == "PLAINTEXT":
+        return {"security.protocol": proto}
+    password = settings.kafka_password.get_secret_value()
+    if not settings.kafka_username or not password:
+        raise SettingsError(
+            f"no Kafka credentials for {settings.kafka_username or 'this command'}: set "
+            "CREDENCE_KAFKA_USERNAME and CREDENCE_KAFKA_PASSWORD, or run `credence stack up`, "
+            f"which writes them under {settings.home}/credentials")
+    cfg = {"security.protocol": proto, "sasl.mechanism": settings.kafka_sasl_mechanism,
+           "sasl.username": settings.kafka_username, "sasl.password": password}
+    if proto == "SASL_SSL" and settings.kafka_ssl_cafile:
+        cfg["ssl.ca.location"] = settings.kafka_ssl_cafile
+    return cfg
+
+
 def kafka_config(settings: Settings, **extra: Any) -> dict[str, Any]:
     cfg: dict[str, Any] = {"bootstrap.servers": settings.kafka, "logger": _log,
-                           "socket.timeout.ms": 10000}
+                           "socket.timeout.ms": 10000, **security_config(settings)}
     cfg.update(extra)
     return cfg
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse, urlunparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "SettingsError", "default_home", "load"]
+__all__ = ["Settings", "SettingsError", "default_home", "load", "split_redis_url"]
 
 _HOSTPORT = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
 
@@ -30,6 +31,20 @@ class SettingsError(ValueError):
     """A setting from the environment does not parse; the message is one line."""
 
 
+def split_redis_url(url: str) -> tuple[str, str | None]:
+    """``redis://user:password@host:port/db`` → (the URL without the password, the password).
+
+    The password is kept apart so that the URL can be printed in messages and logs."""
+    u = urlparse(url)
+    if u.password is None:
+        return url, None
+    host = u.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = (f"{u.username}@" if u.username else "") + host + (f":{u.port}" if u.port else "")
+    return urlunparse(u._replace(netloc=netloc)), unquote(u.password)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CREDENCE_", frozen=True, extra="ignore")
 
@@ -39,6 +54,21 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("", description="prefix of every topic name")
     key_prefix: str = Field("credence", description="prefix of every Redis key")
     home: Path = Field(default_factory=default_home, description="state directory of the stack")
+
+    # --- credentials (CONTRACT.md section 5); secrets are SecretStr: never printed or logged ---
+    kafka_username: str = Field("", description="SASL user; empty: the command's principal "
+                                "(worker for `credence worker`, else admin) read from "
+                                "$CREDENCE_HOME/credentials/<principal>.env")
+    kafka_password: SecretStr = Field(SecretStr(""), description="SASL password; empty: read "
+                                      "from $CREDENCE_HOME/credentials/<user>.env")
+    kafka_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL", "PLAINTEXT"] = Field(
+        "SASL_PLAINTEXT", description="SASL_PLAINTEXT on loopback; SASL_SSL between hosts")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism of the clients")
+    kafka_ssl_cafile: str = Field("", description="CA bundle to verify the brokers with SASL_SSL "
+                                  "(empty: the system's)")
+    redis_password: SecretStr = Field(SecretStr(""), description="Redis password (a password in "
+                                      "CREDENCE_REDIS is moved here, out of the printed URL)")
 
     # --- local stack ---
     kafka_heap: str = Field("512m", description="JVM heap of the stack's broker")
@@ -82,6 +112,19 @@ class Settings(BaseSettings):
                                      "this often in event time, unless its suspicion or "
                                      "blacklist state changed")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _redis_secret(cls, data: Any) -> Any:
+        # The contract's credential files carry redis://user:password@host:port/db: the password
+        # leaves the URL here, so that `settings.redis` is safe to print.
+        if isinstance(data, dict) and isinstance(data.get("redis"), str):
+            url, password = split_redis_url(data["redis"])
+            if password is not None:
+                data = {**data, "redis": url}
+                if not data.get("redis_password"):
+                    data["redis_password"] = password
+        return data
+
     @field_validator("kafka")
     @classmethod
     def _kafka(cls, v: str) -> str:
@@ -110,6 +153,18 @@ class Settings(BaseSettings):
         """The full name of a contract topic (`orders`, `alerts`, ...) with the prefix."""
         return f"{self.topic_prefix}{name}"
 
+    def environ(self) -> dict[str, str]:
+        """The ``CREDENCE_*`` variables that make a child process see these settings (secrets in
+        clear: an environment is how a credential reaches a child, never its command line)."""
+        out = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue  # unset: the child falls back to the same default
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            out[f"CREDENCE_{name.upper()}"] = str(value)
+        return out
+
     @property
     def kafka_url(self) -> str:
         """The faust broker URL of the bootstrap servers (``kafka://`` driver: aiokafka)."""
@@ -123,9 +178,18 @@ def _one_line(err: ValidationError) -> str:
     return f"CREDENCE_{field.upper()}: {msg}"
 
 
-def load(**overrides: object) -> Settings:
-    """Read settings from the environment, raising `SettingsError` with a one-line reason."""
+def load(principal: str | None = "admin", **overrides: object) -> Settings:
+    """Read settings from the environment, raising `SettingsError` with a one-line reason.
+
+    Missing Kafka and Redis credentials are completed from the credential file of
+    ``CREDENCE_KAFKA_USERNAME``, else of ``principal``, under ``$CREDENCE_HOME/credentials``
+    (written by `credence stack up`); ``principal=None`` reads no file."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        s = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as err:
         raise SettingsError(_one_line(err)) from None
+    if principal is None:
+        return s
+    from config.credentials import complete
+
+    return complete(s, principal)

@@ -133,8 +133,7 @@ def _rss_peak_mb(pid: int) -> float:
 
 def _start_worker(settings: Settings, port: int, log: Path, role: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
-    for name, value in settings.model_copy(update={"web_port": port}).model_dump().items():
-        env[f"CREDENCE_{name.upper()}"] = str(value)
+    env.update(settings.model_copy(update={"web_port": port}).environ())
     return subprocess.Popen([sys.executable, "-m", "credence.cli", "worker", "--role", role,  # noqa: S603
                              "--loglevel", "warning"], env=env, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -274,9 +273,9 @@ def run_bench(base: Settings, scale: float = 0.2, rate: float = 5000.0,
 
 
 def _redis_per_seller(s: Settings) -> tuple[float, int]:
-    import redis
+    from credence.store.redis import connect
 
-    r = redis.Redis.from_url(s.redis)
+    r = connect(s, decode=False)
     total, sellers = 0, set()
     prefix = f"{s.key_prefix}:s:"
     pipe = r.pipeline(transaction=False)
@@ -290,9 +289,8 @@ def _redis_per_seller(s: Settings) -> tuple[float, int]:
 
 
 def _cleanup(s: Settings) -> None:
-    import redis
-
     from config.kafka import admin
+    from credence.store.redis import connect
 
     a = admin(s)
     names = [t for t in a.list_topics(timeout=10).topics if t.startswith(s.topic_prefix)]
@@ -302,7 +300,7 @@ def _cleanup(s: Settings) -> None:
                 fut.result()
             except Exception:  # noqa: S110 - best effort: a benchmark's own topics
                 pass
-    r = redis.Redis.from_url(s.redis)
+    r = connect(s, decode=False)
     batch = list(r.scan_iter(match=f"{s.key_prefix}:*", count=5000))
     for i in range(0, len(batch), 5000):
         r.unlink(*batch[i:i + 5000])

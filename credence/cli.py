@@ -40,12 +40,16 @@ app = typer.Typer(
 stack_app = typer.Typer(help="Run a local Kafka broker and Redis without Docker.",
                         no_args_is_help=True)
 topics_app = typer.Typer(help="Manage the contract's Kafka topics.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage the Kafka principals (SCRAM users and ACLs) and their "
+                        "credential files under CREDENCE_HOME/credentials.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
+app.add_typer(users_app, name="users")
 
 
-def settings() -> Settings:
-    return load()
+def settings(principal: str = "admin") -> Settings:
+    """The settings, with the credentials of CREDENCE_KAFKA_USERNAME (else of ``principal``)."""
+    return load(principal)
 
 
 # ----------------------------------------------------------------------------- stack
@@ -101,6 +105,67 @@ def topics_create(
         raise UserError(str(e)) from None
 
 
+# ----------------------------------------------------------------------------- users
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="user name (lower-case letters, digits, _ or -)")],
+    role: Annotated[str | None, typer.Option(help="worker, platform, agency, inspector or "
+                                             "lender (default: the name, if it is a role)")]
+    = None,
+) -> None:
+    """Create a principal (or re-apply an existing one's ACLs) and write its credential file.
+
+    The password is CREDENCE_USER_PASSWORD if set (never an argument: argv is visible to every
+    local user), else the one in its credential file, else a new random one."""
+    import os
+
+    from credence.security import ROLES, SecurityError, add_user
+
+    role = role or (name if name in ROLES else None)
+    if role is None:
+        raise UserError(f"--role is needed for {name!r}: one of "
+                        f"{', '.join(r for r in ROLES if r != 'admin')}")
+    s = settings()
+    try:
+        path = add_user(s, name, role, s, password=os.environ.get("CREDENCE_USER_PASSWORD"))
+    except SecurityError as e:
+        raise UserError(str(e)) from None
+    typer.echo(f"{name} ({role}): credentials in {path}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List the principals: role, SCRAM credential on the broker, credential file."""
+    from config import credentials
+    from credence.security import SecurityError, scram_users
+
+    s = settings()
+    try:
+        on_broker = set(scram_users(s))
+    except SecurityError as e:
+        raise UserError(str(e)) from None
+    for name in sorted(on_broker | set(credentials.names(s.home))):
+        role = credentials.role_of(s.home, name) or "?"
+        kafka = "scram" if name in on_broker else "no-scram"
+        where = credentials.credentials_dir(s.home) / f"{name}.env"
+        typer.echo(f"{name:<12} {role:<10} {kafka:<9} {where if where.exists() else '(no file)'}")
+
+
+@users_app.command("remove")
+def users_remove(name: Annotated[str, typer.Argument(help="user name")]) -> None:
+    """Delete a principal's SCRAM credential, its ACLs and its credential file."""
+    from credence.security import SecurityError, remove_user
+
+    s = settings()
+    try:
+        remove_user(s, name, s.home)
+    except SecurityError as e:
+        raise UserError(str(e)) from None
+    typer.echo(f"removed {name}")
+
+
 # ----------------------------------------------------------------------------- worker
 
 
@@ -116,13 +181,19 @@ def worker(
         raise UserError(f"--loglevel must be debug, info, warning or error, not {loglevel!r}")
     if role not in ("all", "ingest", "detect"):
         raise UserError(f"--role must be all, ingest or detect, not {role!r}")
+    import redis
+
     from config.topics import TopicError
+    from credence.store.redis import EvictionPolicyError
     from streams.app import run_worker
 
+    s = settings("worker")
     try:
-        run_worker(settings(), loglevel.lower(), role)  # type: ignore[arg-type]
-    except TopicError as e:
+        run_worker(s, loglevel.lower(), role)  # type: ignore[arg-type]
+    except (TopicError, EvictionPolicyError) as e:
         raise UserError(str(e)) from None
+    except redis.RedisError as e:
+        raise UserError(f"Redis at {s.redis}: {e}") from None
 
 
 # ----------------------------------------------------------------------------- replay
@@ -186,7 +257,8 @@ def watch(
         if t not in ("alerts", "blacklist", "credit-scores"):
             raise UserError(f"unknown output topic {t!r} (alerts, blacklist, credit-scores)")
     s = settings()
-    c = consumer(s, group=f"credence-watch-{uuid.uuid4().hex[:8]}",
+    # A group named after the principal: readers may use groups prefixed by their own name.
+    c = consumer(s, group=f"{s.kafka_username or 'credence'}-watch-{uuid.uuid4().hex[:8]}",
                  **{"auto.offset.reset": "earliest" if from_beginning else "latest"})
     by_name = {s.topic(t): t for t in names}
     c.subscribe(list(by_name))
@@ -216,8 +288,10 @@ def score(seller: Annotated[str, typer.Argument(help="seller id")],
     import orjson
     import redis
 
+    from credence.store.redis import connect
+
     s = settings()
-    r = redis.Redis.from_url(s.redis, socket_timeout=5)
+    r = connect(s, decode=False, socket_timeout=5)
     try:
         cur = r.hget(f"{s.key_prefix}:view:score", seller)
         hist = r.lrange(f"{s.key_prefix}:view:score-history:{seller}", 0, -1)

@@ -1,6 +1,11 @@
 """A local stack without Docker: a real Apache Kafka 3.9.2 broker (KRaft, from Maven Central jars)
 and a Redis server (Debian's ``redis-server``), both on loopback, under ``CREDENCE_HOME``.
 
+Both require a login (CONTRACT.md section 5, credence/security.py): the broker SASL/SCRAM-SHA-512
+with ACLs, Redis ACL users with ``default`` off. ``up`` makes the principals' passwords once,
+writes them to ``CREDENCE_HOME/credentials/<principal>.env`` (mode 600), and (re)applies their
+SCRAM credentials and ACLs. Redis keeps an append-only file, fsynced every second.
+
 Ports come from ``CREDENCE_KAFKA`` and ``CREDENCE_REDIS`` (the KRaft controller listens on the
 broker port + 1), so the stack is always where the rest of Credence looks. ``up`` is idempotent;
 ``down`` stops exactly the processes ``up`` started, by the pids it recorded (and only if those pids
@@ -23,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
 
+from config import credentials
 from config.settings import Settings
 
 __all__ = ["Stack", "StackError", "ServiceStatus"]
@@ -65,6 +71,14 @@ def _pid_alive(pid: int, marker: str) -> bool:
     return stat[0] != "Z" and marker in cmdline
 
 
+def _write_secret(path: Path, text: str) -> None:
+    """Write a file that holds a password: created mode 600, never readable by others."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)
+
+
 class Stack:
     def __init__(self, settings: Settings):
         self.s = settings
@@ -82,6 +96,7 @@ class Stack:
     def up(self, timeout: float = 90.0, echo=print) -> None:
         self._check_local()
         self.home.mkdir(parents=True, exist_ok=True)
+        self._passwords()
         k = self._kafka_status()
         if k.running:
             echo(f"kafka  already running (pid {k.pid}) on {self.s.kafka}")
@@ -96,6 +111,9 @@ class Stack:
             t = self._start_redis(timeout)
             echo(f"redis  started on {self.redis_host}:{self.redis_port}, answering after "
                  f"{t:.1f} s")
+        self._principals()
+        echo(f"users  {', '.join(self._principal_names())} "
+             f"(credentials: {credentials.credentials_dir(self.home)})")
 
     def down(self, echo=print) -> None:
         for name, pidfile, marker in self._services():
@@ -115,6 +133,50 @@ class Stack:
 
     def status(self) -> list[ServiceStatus]:
         return [self._kafka_status(), self._redis_status()]
+
+    def admin_settings(self) -> Settings:
+        """The settings with admin's credentials (the stack's own operations)."""
+        from config.credentials import as_principal
+
+        return as_principal(self.s.model_copy(update={"home": self.home}), "admin")
+
+    # ------------------------------------------------------------------ principals
+
+    def _principal_names(self) -> list[str]:
+        from credence.security import PRINCIPALS
+
+        return sorted(set(PRINCIPALS) | set(credentials.names(self.home)))
+
+    def _passwords(self) -> None:
+        """Make the credential files of the stack's principals that do not exist yet."""
+        from credence.security import PRINCIPALS, REDIS_USER, new_password, redis_passwords
+
+        rpw = redis_passwords(self.home)
+        data = self.kdir / "data"
+        if credentials.read(self.home, "admin") is None and (data / "meta.properties").exists():
+            # The broker's storage holds admin's SCRAM credential: a new password would lock out.
+            raise StackError(f"{data} was formatted with credentials that are gone from "
+                             f"{credentials.credentials_dir(self.home)}: stop the stack and remove "
+                             f"{data} (its topics are lost), then `credence stack up` again")
+        for name in PRINCIPALS:
+            found = credentials.read(self.home, name)
+            if found is None:
+                ruser = REDIS_USER[name]
+                url = credentials.redis_url_with_user(self.s.redis, ruser, rpw[ruser])
+                credentials.write(self.home, name, name, new_password(), url)
+
+    def _principals(self) -> None:
+        """SCRAM credentials and ACLs of the stack's principals (idempotent)."""
+        from credence.security import PRINCIPALS, SecurityError, add_user
+
+        admin = self.admin_settings()
+        scope = self.s.model_copy(update={"home": self.home})
+        try:
+            for name in PRINCIPALS:
+                if name != "admin":  # added when the storage was formatted
+                    add_user(admin, name, name, scope)
+        except SecurityError as e:
+            raise StackError(str(e)) from None
 
     # ------------------------------------------------------------------ checks
 
@@ -187,11 +249,12 @@ class Stack:
         (self.kdir / "logs").mkdir(parents=True, exist_ok=True)
         data = self.kdir / "data"
         props = (resources.files("config") / "kafka" / "server.properties").read_text()
+        admin_pw = self.admin_settings().kafka_password.get_secret_value()
         for name, value in (("port", self.kafka_port), ("controller_port", self.kafka_port + 1),
-                            ("log_dir", data)):
+                            ("log_dir", data), ("admin_password", admin_pw)):
             props = props.replace("{" + name + "}", str(value))
         conf = self.kdir / "server.properties"
-        conf.write_text(props)
+        _write_secret(conf, props)
         log4j = resources.files("config") / "kafka" / "log4j.properties"
         (self.kdir / "log4j.properties").write_bytes(log4j.read_bytes())
         java = ["java", f"-Xmx{self.s.kafka_heap}", f"-Xms{self.s.kafka_heap}",
@@ -202,9 +265,18 @@ class Stack:
         cid_file = self.kdir / "cluster.id"
         if not cid_file.exists():
             cid_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
-        fmt = subprocess.run(  # noqa: S603
-            [*java, "kafka.tools.StorageTool", "format", "-t", cid_file.read_text().strip(),
-             "-c", str(conf), "--ignore-formatted"], capture_output=True, text=True, timeout=120)
+        # admin's SCRAM credential goes into the metadata at format time (the broker logs in with
+        # it); the arguments travel in a java @argfile, mode 600, so the password is in no argv.
+        args = self.kdir / "format.args"
+        _write_secret(args, "\n".join([
+            "kafka.tools.StorageTool", "format", "-t", cid_file.read_text().strip(),
+            "-c", str(conf), "--ignore-formatted",
+            "--add-scram", f"SCRAM-SHA-512=[name=admin,password={admin_pw}]"]) + "\n")
+        try:
+            fmt = subprocess.run([*java, f"@{args}"],  # noqa: S603
+                                 capture_output=True, text=True, timeout=120)
+        finally:
+            args.unlink(missing_ok=True)
         if fmt.returncode != 0:
             raise StackError(f"formatting Kafka storage failed: {fmt.stderr.strip()[-200:]}")
         t0 = time.monotonic()
@@ -213,8 +285,18 @@ class Stack:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         (self.kdir / "kafka.pid").write_text(str(proc.pid))
-        self._wait(lambda: self._kafka_answers(), proc, timeout, "kafka",
-                   self.kdir / "logs" / "stdout.log")
+        try:
+            self._wait(lambda: self._kafka_answers(), proc, timeout, "kafka",
+                       self.kdir / "logs" / "stdout.log")
+        except StackError:
+            if proc.poll() is None and _port_open(self.kafka_host, self.kafka_port):
+                # Listening but refusing the login: say so, not "did not answer".
+                raise StackError(
+                    f"kafka listens on {self.s.kafka} but did not accept admin's login from "
+                    f"{credentials.credentials_dir(self.home) / 'admin.env'} within "
+                    f"{timeout:.0f} s (see {self.kdir / 'logs' / 'server.log'}; "
+                    "`credence stack down` stops it)") from None
+            raise
         return time.monotonic() - t0
 
     def _kafka_answers(self) -> bool:
@@ -224,7 +306,7 @@ class Stack:
 
         if not _port_open(self.kafka_host, self.kafka_port):
             return False
-        client = admin(self.s, **{"socket.timeout.ms": 2000})
+        client = admin(self.admin_settings(), **{"socket.timeout.ms": 2000})
         try:
             md = client.list_topics(timeout=2)
             return bool(md.brokers)
@@ -237,12 +319,23 @@ class Stack:
         if _port_open(self.redis_host, self.redis_port):
             raise StackError(f"port {self.redis_port} is taken by a process this stack did not "
                              "start (another Redis?); stop it or set CREDENCE_REDIS to a free port")
+        from credence.security import redis_acl_lines, redis_passwords
+
         self.rdir.mkdir(parents=True, exist_ok=True)
+        acl = self.rdir / "users.acl"
+        _write_secret(acl, "\n".join(redis_acl_lines(redis_passwords(self.home),
+                                                      self.s.key_prefix)) + "\n")
         t0 = time.monotonic()
         out = open(self.rdir / "redis.log", "ab")  # noqa: SIM115
+        # AOF, fsynced once a second: a crash of Redis loses at most the last second of writes,
+        # which the worker redoes from Kafka (its offsets are committed after Redis applied the
+        # batch, and every write is idempotent). No RDB snapshots: the AOF is the persistence.
+        # noeviction: a full Redis refuses writes (the worker retries) instead of dropping state.
         proc = subprocess.Popen(  # noqa: S603
             ["redis-server", "--port", str(self.redis_port), "--bind", self.redis_host,  # noqa: S607
-             "--dir", str(self.rdir), "--daemonize", "no", "--save", "", "--appendonly", "no",
+             "--dir", str(self.rdir), "--daemonize", "no", "--save", "",
+             "--appendonly", "yes", "--appendfsync", "everysec",
+             "--maxmemory-policy", "noeviction", "--aclfile", str(acl),
              "--protected-mode", "yes", "--databases", "64"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
@@ -253,9 +346,12 @@ class Stack:
     def _redis_answers(self) -> bool:
         import redis
 
+        from credence.security import redis_passwords
+
         try:
-            return bool(redis.Redis(host=self.redis_host, port=self.redis_port,
-                                    socket_timeout=1).ping())
+            return bool(redis.Redis(host=self.redis_host, port=self.redis_port, socket_timeout=1,
+                                    username="admin",
+                                    password=redis_passwords(self.home)["admin"]).ping())
         except redis.RedisError:
             return False
 

@@ -36,7 +36,7 @@ from streams.detect import DetectionStage, output_id
 from streams.ingest import Ingestor, encode_forward
 from streams.metrics import Metrics
 
-__all__ = ["create_app", "run_worker", "Runtime", "Role"]
+__all__ = ["create_app", "run_worker", "broker_credentials", "Runtime", "Role"]
 
 log = logging.getLogger("credence.streams")
 
@@ -51,7 +51,7 @@ class Runtime:
         self.ingestor = Ingestor(settings)
         log.info("pseudonym key fingerprint %s (every worker and replay must show the same)",
                  self.ingestor.pseudonyms.fingerprint)
-        self.redis = aconnect(settings.redis, decode=False)
+        self.redis = aconnect(settings, decode=False)
         self.p = settings.key_prefix
         self.input_topics = {settings.topic(t) for t in INPUT_TOPICS}
         self.seq_name = settings.topic(SEQUENCED)
@@ -67,6 +67,7 @@ class Runtime:
         self._wm: Any = None  # confluent-kafka consumer for watermark queries (no subscription)
         self._starts: dict[TP, int | None] = {}
         self.started = time.time()
+        self.policy_checked = False
 
     # ------------------------------------------------------------------ kafka helpers
 
@@ -126,6 +127,8 @@ class Runtime:
                  for e in events]
 
         async def attempt() -> Any:
+            if not self.policy_checked:
+                await self.check_policy()
             async with self.forward_lock:
                 res = await self.ingestor.handle(batch)
                 for fw in res.forwards:
@@ -156,6 +159,18 @@ class Runtime:
         m.batch_seconds.labels("ingest").observe(time.perf_counter() - t0)
         m.batch_size.labels("ingest").observe(len(events))
         m.mark("ingest")
+
+    async def check_policy(self) -> None:
+        """Refuse to write features into a Redis that may evict them: the agent stops (and
+        /health turns red) before its first write, with the reason in the log."""
+        from credence.store.redis import EvictionPolicyError, check_no_eviction
+
+        try:
+            await asyncio.to_thread(check_no_eviction, self.s)
+        except EvictionPolicyError as e:
+            log.error("%s", e)
+            raise
+        self.policy_checked = True
 
     async def heartbeat(self, seq: faust.TopicT) -> None:
         """Progress of every assigned input partition, also those with nothing to read."""
@@ -341,6 +356,22 @@ class Runtime:
 Role = Literal["all", "ingest", "detect"]
 
 
+def broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """The worker's SASL login for aiokafka, from the same settings as the confluent clients."""
+    from config.kafka import security_config
+
+    sec = security_config(settings)  # raises the one-line error when credentials are missing
+    if sec["security.protocol"] == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if sec["security.protocol"] == "SASL_SSL":
+        import ssl
+
+        ssl_context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    return faust.SASLCredentials(username=sec["sasl.username"], password=sec["sasl.password"],
+                                 mechanism=sec["sasl.mechanism"], ssl_context=ssl_context)
+
+
 def create_app(settings: Settings, role: Role = "all") -> faust.App:
     """A faust app wired to the settings (topic prefix, Redis prefix, group id, web port).
 
@@ -354,6 +385,7 @@ def create_app(settings: Settings, role: Role = "all") -> faust.App:
     app = faust.App(
         group,
         broker=settings.kafka_url,
+        broker_credentials=broker_credentials(settings),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
@@ -435,7 +467,19 @@ def create_app(settings: Settings, role: Role = "all") -> faust.App:
 
 
 def run_worker(settings: Settings, loglevel: str = "info", role: Role = "all") -> None:
-    """Create the topics (idempotent) and run a worker until stopped (SIGTERM, Ctrl-C)."""
+    """Check Redis's eviction policy, create the topics (idempotent) and run a worker until
+    stopped (SIGTERM, Ctrl-C)."""
+    import redis
+
+    from credence.store.redis import check_no_eviction
+
+    try:
+        check_no_eviction(settings)  # before anything is consumed: refuse, don't lose state later
+    except redis.ConnectionError as e:
+        # Redis away is a transient fault the agents ride out (retries, /health); the policy is
+        # then checked before the first write (Runtime.ingest).
+        log.warning("Redis at %s does not answer (%s); its eviction policy is checked when it "
+                    "does", settings.redis, e)
     create_topics(settings)
     (settings.home / "worker").mkdir(parents=True, exist_ok=True)
     app = create_app(settings, role)

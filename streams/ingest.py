@@ -66,7 +66,7 @@ class Ingestor:
     def __init__(self, settings: Settings, writer: AsyncRedisWriter | None = None):
         self.s = settings
         self.model = FeatureModel(settings.key_prefix)
-        self.writer = writer or AsyncRedisWriter(settings.redis, self.model.dedupe_ttl_s)
+        self.writer = writer or AsyncRedisWriter(settings, self.model.dedupe_ttl_s)
         self.worker = settings.worker_id
         # Personal identifiers are replaced before anything is stored or forwarded.
         self.pseudonyms = Pseudonyms.from_settings(settings)

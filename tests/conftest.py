@@ -9,6 +9,10 @@ Integration tests need a real Kafka broker and a real Redis. They come from, in 
 
 Every test gets its own topic prefix, Redis key prefix and consumer group (`topic_factory`,
 `redis_factory`, `env_factory`), so tests run in any order and never touch data they did not make.
+
+On the local stack Kafka and Redis require a login: the test process is ``admin`` (credentials from
+``$CREDENCE_HOME/credentials``), and the workers it starts log in as ``worker``, whose ACLs and
+Redis key pattern `env_factory` extends to the test's own topic and key prefixes.
 """
 
 from __future__ import annotations
@@ -34,15 +38,15 @@ class Infra:
     kafka: str
     redis: str
     source: str
+    secure: bool = True  # SASL and Redis users (the local stack); testcontainers runs open
 
 
 def _answers(settings: Settings) -> bool:
-    import redis
-
     from config.kafka import admin
+    from credence.store.redis import connect
 
     try:
-        if not redis.Redis.from_url(settings.redis, socket_timeout=2).ping():
+        if not connect(settings, socket_timeout=2).ping():
             return False
         return bool(admin(settings).list_topics(timeout=5).brokers)
     except Exception:
@@ -83,7 +87,8 @@ def infra() -> Iterator[Infra]:
         with KafkaContainer("confluentinc/cp-kafka:7.9.2").with_kraft() as k, \
                 RedisContainer("redis:7.2") as r:
             host, port = r.get_container_host_ip(), r.get_exposed_port(6379)
-            yield Infra(k.get_bootstrap_server(), f"redis://{host}:{port}/0", "testcontainers")
+            yield Infra(k.get_bootstrap_server(), f"redis://{host}:{port}/0", "testcontainers",
+                        secure=False)
         return
     msg = ("no Kafka/Redis: run `credence stack up` (or `make test`), or provide a Docker engine "
            "for testcontainers")
@@ -99,13 +104,16 @@ def unique() -> str:
 
 @pytest.fixture
 def base_settings(infra: Infra) -> Settings:
-    return load(kafka=infra.kafka, redis=infra.redis)
+    if not infra.secure:
+        return load(None, kafka=infra.kafka, redis=infra.redis,
+                    kafka_security_protocol="PLAINTEXT")
+    return load("admin", kafka=infra.kafka, redis=infra.redis)
 
 
 @pytest.fixture
 def redis_factory(base_settings: Settings) -> Iterator[Callable[..., Settings]]:
     """Settings with a fresh Redis key prefix; every key under it is deleted afterwards."""
-    import redis
+    from credence.store.redis import connect
 
     made: list[str] = []
 
@@ -115,7 +123,7 @@ def redis_factory(base_settings: Settings) -> Iterator[Callable[..., Settings]]:
         return base_settings.model_copy(update={"key_prefix": prefix, **overrides})
 
     yield make
-    r = redis.Redis.from_url(base_settings.redis)
+    r = connect(base_settings, decode=False)
     for prefix in made:
         batch = list(r.scan_iter(match=f"{prefix}:*", count=1000))
         for i in range(0, len(batch), 1000):
@@ -151,13 +159,24 @@ def topic_factory(base_settings: Settings) -> Iterator[Callable[..., Settings]]:
 
 
 @pytest.fixture
-def env_factory(topic_factory, redis_factory) -> Callable[..., Settings]:
-    """Settings isolated on every axis: topic prefix, Redis key prefix, consumer group."""
+def env_factory(topic_factory, redis_factory, infra: Infra) -> Iterator[Callable[..., Settings]]:
+    """Settings isolated on every axis: topic prefix, Redis key prefix, consumer group; on the
+    secured stack the ``worker`` principal gets its ACLs on them (revoked afterwards)."""
+    from credence.security import apply_acls, grant_redis_prefix, revoke_acls
+
+    made: list[Settings] = []
 
     def make(partitions: int = 3, **overrides: object) -> Settings:
         s = topic_factory(partitions=partitions, **overrides)
         r = redis_factory()
-        return s.model_copy(update={"key_prefix": r.key_prefix,
-                                    "worker_id": "credence-" + r.key_prefix})
+        s = s.model_copy(update={"key_prefix": r.key_prefix,
+                                 "worker_id": "credence-" + r.key_prefix})
+        if infra.secure:
+            apply_acls(s, "worker", "worker", s)
+            grant_redis_prefix(s, s.key_prefix)
+            made.append(s)
+        return s
 
-    return make
+    yield make
+    for s in made:
+        revoke_acls(s, "worker", "worker", s)

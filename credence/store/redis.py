@@ -19,10 +19,12 @@ import numpy as np
 import orjson
 import redis as redis_lib
 
+from config.settings import Settings
 from credence.features import EventOps, SlotAdd, TotalAdd, ZTouch
 from credence.store.base import NEW, FeatureStore, Outcome
 
-__all__ = ["RedisStore", "AsyncRedisWriter", "APPLY_LUA", "connect", "aconnect", "apply_steps"]
+__all__ = ["RedisStore", "AsyncRedisWriter", "APPLY_LUA", "connect", "aconnect", "apply_steps",
+           "check_no_eviction", "EvictionPolicyError"]
 
 APPLY_LUA = r"""
 -- One call applies a batch of events exactly once. ARGV[1] is a JSON document (decoded by
@@ -175,16 +177,46 @@ _CLIENT = {"protocol": 2, "socket_keepalive": True, "health_check_interval": 30,
            "socket_timeout": 60, "socket_connect_timeout": 10}
 
 
-def connect(url: str, decode: bool = True) -> redis_lib.Redis:
+def _target(target: Settings | str) -> tuple[str, dict[str, Any]]:
+    # The password travels apart from the URL (settings.redis_password), so the URL can be shown.
+    if isinstance(target, str):
+        return target, {}
+    pw = target.redis_password.get_secret_value()
+    return target.redis, ({"password": pw} if pw else {})
+
+
+def connect(target: Settings | str, decode: bool = True, **extra: Any) -> redis_lib.Redis:
+    """A client for the settings' Redis (its user and password), or for a bare URL."""
+    url, auth = _target(target)
     # RESP2 keeps replies plain lists and ints (redis-py 8 defaults to RESP3).
-    return redis_lib.Redis.from_url(url, decode_responses=decode, **_CLIENT)
+    return redis_lib.Redis.from_url(url, decode_responses=decode, **{**_CLIENT, **auth, **extra})
 
 
-def aconnect(url: str, decode: bool = True) -> Any:
+def aconnect(target: Settings | str, decode: bool = True, **extra: Any) -> Any:
     """`connect` for asyncio (the faust agents)."""
     import redis.asyncio as aredis
 
-    return aredis.Redis.from_url(url, decode_responses=decode, **_CLIENT)
+    url, auth = _target(target)
+    return aredis.Redis.from_url(url, decode_responses=decode, **{**_CLIENT, **auth, **extra})
+
+
+class EvictionPolicyError(RuntimeError):
+    """Redis would evict keys of the worker; the message is one line."""
+
+
+def check_no_eviction(target: Settings | str) -> str:
+    """Return Redis's ``maxmemory-policy``; raise `EvictionPolicyError` unless it is
+    ``noeviction``. Any other policy drops keys when Redis is full: features, dedupe marks and
+    snapshots would vanish without an error, and Kafka offsets already committed would never bring
+    them back; under noeviction a full Redis refuses writes, which the worker retries. Read from ``INFO memory``: the worker's ACL user has no CONFIG."""
+    policy = str(connect(target, socket_timeout=10).info("memory").get("maxmemory_policy", ""))
+    if policy != "noeviction":
+        where = target if isinstance(target, str) else target.redis
+        raise EvictionPolicyError(
+            f"Redis at {where} has maxmemory-policy {policy or '?'}, which evicts keys and would "
+            "silently drop the worker's state: set it to noeviction "
+            "(redis-server --maxmemory-policy noeviction)")
+    return policy
 
 
 def _cond(op: SlotAdd | TotalAdd) -> list[Any]:
@@ -280,7 +312,8 @@ def apply_steps(batch: Sequence[EventOps], dedupe_ttl_s: int, max_ops: int = 2_0
 class AsyncRedisWriter:
     """The write side of `RedisStore` for asyncio (the faust agents)."""
 
-    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_ops: int = 2_000):
+    def __init__(self, url: Settings | str, dedupe_ttl_s: int = 14 * 86400,
+                 max_ops: int = 2_000):
         # A script call that times out may still have run: calling it again is safe, since the
         # dedupe keys make the second run a no-op (its events come back as redelivered).
         self.r = aconnect(url)
@@ -305,7 +338,7 @@ class AsyncRedisWriter:
 
 
 class RedisStore(FeatureStore):
-    def __init__(self, url: str, dedupe_ttl_s: int = 14 * 86400, max_ops: int = 2_000):
+    def __init__(self, url: Settings | str, dedupe_ttl_s: int = 14 * 86400, max_ops: int = 2_000):
         self.r = connect(url)
         self._raw = connect(url, decode=False)  # counter arrays are binary
         self.dedupe_ttl_s = dedupe_ttl_s

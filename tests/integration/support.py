@@ -28,8 +28,7 @@ def _free_port() -> int:
 def settings_env(s: Settings) -> dict[str, str]:
     """The environment that makes a child process see ``s``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
-    for name, value in s.model_dump().items():
-        env[f"CREDENCE_{name.upper()}"] = str(value)
+    env.update(s.environ())
     return env
 
 
@@ -43,6 +42,12 @@ class Worker:
 
     def start(self) -> Worker:
         s = self.settings.model_copy(update={"web_port": self.port})
+        if s.kafka_username:
+            # On the secured stack a worker is the `worker` principal, as in production: the
+            # tests then also prove that its ACLs and Redis commands suffice.
+            from config.credentials import as_principal
+
+            s = as_principal(s, "worker")  # same hosts, topics and keys; other credentials
         self._fh = open(self.log, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, "-m", "credence.cli", "worker", "--role",
                                       self.role],

@@ -65,7 +65,7 @@ def test_redis_and_memory_agree(redis_factory):
     evs += evs[:150]  # producer duplicates: new deliveries of ids already seen
     mem = MemoryStore()
     assert mem.apply([model.ops(e, f"src{j}") for j, e in enumerate(evs)]).count(DUPLICATE) == 150
-    rs = RedisStore(s.redis, max_ops=300)  # several script calls per batch
+    rs = RedisStore(s, max_ops=300)  # several script calls per batch
     rng = random.Random(2)
     order = _interleave(evs, rng)
     outcomes: list[int] = []
@@ -103,7 +103,7 @@ def test_ring_slots_wrap_reset_and_expire_the_same_way(redis_factory):
     mem = MemoryStore()
     mem.apply([model.ops(e, str(j)) for j, e in enumerate(evs)])
     assert mem.expired > 0
-    rs = RedisStore(s.redis, max_ops=200)
+    rs = RedisStore(s, max_ops=200)
     order = _interleave(evs, rng)
     for i in range(0, len(order), 97):
         rs.apply([model.ops(e, str(j)) for j, e in order[i:i + 97]])
@@ -116,7 +116,7 @@ def test_a_set_touched_by_known_members_keeps_being_renewed(redis_factory):
     coming back renews it, as the memory store keeps the set as long as it is touched."""
     s: Settings = redis_factory()
     model = FeatureModel(s.key_prefix)
-    rs = RedisStore(s.redis)
+    rs = RedisStore(s)
     first = Order(order_id="o1", seller_id="s1", buyer_id="b1", amount=9.99, ts=T0)
     rs.apply([model.ops(first, "1")])
     keys = [k for k in rs.r.scan_iter(f"{s.key_prefix}:*") if rs.r.type(k) == "zset"]

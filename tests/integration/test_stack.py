@@ -10,9 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import ROOT
+from tests.integration.support import ROOT, _free_port
 
 pytestmark = pytest.mark.integration
+
+
+def _free_pair() -> int:
+    """A free port whose next port is free too (the controller listens on the broker port + 1):
+    no fixed port, so two checkouts running the suite on one machine never collide."""
+    import socket
+
+    for _ in range(50):
+        port = _free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no two consecutive free ports")
 
 
 def _credence(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -24,8 +40,9 @@ def _credence(args: list[str], env: dict[str, str]) -> subprocess.CompletedProce
                     os.environ.get("CI") != "true", reason="needs java, mvn and redis-server")
 def test_up_twice_status_down(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
-    env.update(CREDENCE_HOME=str(tmp_path / "home"), CREDENCE_KAFKA="127.0.0.1:31092",
-               CREDENCE_REDIS="redis://127.0.0.1:31379/0")
+    kport, rport = _free_pair(), _free_port()
+    env.update(CREDENCE_HOME=str(tmp_path / "home"), CREDENCE_KAFKA=f"127.0.0.1:{kport}",
+               CREDENCE_REDIS=f"redis://127.0.0.1:{rport}/0")
     # Reuse the jars of the stack the tests run on, if any, instead of a second Maven fetch.
     libs = Path(os.environ.get("CREDENCE_HOME", "~/.credence")).expanduser() / "kafka" / "libs"
     if libs.is_dir():
@@ -33,9 +50,17 @@ def test_up_twice_status_down(tmp_path: Path):
     try:
         up = _credence(["stack", "up"], env)
         assert up.returncode == 0, up.stderr
-        assert "kafka  started on 127.0.0.1:31092" in up.stdout and "answering after" in up.stdout
+        assert f"kafka  started on 127.0.0.1:{kport}" in up.stdout and "answering after" in up.stdout
+        assert "users  admin, agency, inspector, lender, platform, worker" in up.stdout
         again = _credence(["stack", "up"], env)
         assert again.returncode == 0 and again.stdout.count("already running") == 2, again.stdout
+        # Stopped and started again, the broker still knows the principals (their SCRAM
+        # credentials are in its metadata) and Redis its users (ACL file).
+        assert _credence(["stack", "down"], env).returncode == 0
+        restarted = _credence(["stack", "up"], env)
+        assert restarted.returncode == 0 and restarted.stdout.count("started on") == 2, \
+            restarted.stderr
+        assert _credence(["users", "list"], env).stdout.count(" scram ") == 6
         status = _credence(["stack", "status"], env)
         assert status.returncode == 0 and status.stdout.count("running (pid") == 2
         pids = [int(line.split("(pid ")[1].split(")")[0]) for line in status.stdout.splitlines()]

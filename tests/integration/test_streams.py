@@ -40,7 +40,7 @@ def _events_in(w) -> float:
 
 
 def _redis_features(s: Settings) -> dict[str, object]:
-    store = RedisStore(s.redis)
+    store = RedisStore(s)
     model = FeatureModel(s.key_prefix)
     n = len(s.key_prefix) + 1
     return {k[n:]: v for k, v in store.dump(s.key_prefix, model.horizon_of).items()
@@ -86,7 +86,7 @@ def test_round_trip_orders_through_a_worker_into_redis(env_factory, worker_facto
                "buyer_id": f"b{i % 7}", "amount": 10.5 + i, "ts": t0 + i * 1000,
                "tracking_no": f"t{i}"} for i in range(200)]
     produce(s, orders)
-    store, model = RedisStore(s.redis), FeatureModel(s.key_prefix)
+    store, model = RedisStore(s), FeatureModel(s.key_prefix)
 
     def counted() -> bool:
         return sum(store.read_seller(model, f"s{k}", t0 + 10**6).get("lifetime", "orders")
@@ -134,7 +134,7 @@ def test_malformed_inputs_become_dead_letters_and_the_stream_goes_on(env_factory
         got[d["error"]] = d
     for reason in bad.values():
         assert any(reason in e for e in got), f"no dead letter for {reason!r}: {list(got)}"
-    store, model = RedisStore(s.redis), FeatureModel(s.key_prefix)
+    store, model = RedisStore(s), FeatureModel(s.key_prefix)
     wait_for(lambda: store.read_seller(model, "s1", t0 + 10).get("lifetime", "orders") == 4,
              60, "the 4 valid orders", w)
     m = w.metrics()
@@ -164,7 +164,7 @@ def test_sigkill_mid_stream_then_restart_gives_identical_features(env_factory, w
     for m in consume_all(s, "credit-scores", idle=2, timeout=120):
         published.setdefault(m.key().decode(), []).append(m.value())
     assert published, "the scenario should produce scores"
-    r = connect(s.redis, decode=False)
+    r = connect(s, decode=False)
     for seller, values in published.items():
         once = list(dict.fromkeys(values))  # a send the kill cut short may repeat on Kafka
         hist = r.lrange(f"{s.key_prefix}:view:score-history:{seller}", 0, -1)

@@ -48,3 +48,29 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in ci and "make test" in readme and "make demo" in readme
     assert "CI=true" in ci
+
+
+def test_compose_is_secured_like_the_local_stack():
+    from credence.security import _WORKER_COMMANDS
+
+    doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    svc = doc["services"]
+    worker = svc["worker"]["environment"]
+    assert worker["CREDENCE_KAFKA_USERNAME"] == "worker"
+    assert worker["CREDENCE_REDIS"].startswith("redis://worker@")
+    assert svc["worker"]["depends_on"]["users"]["condition"] == "service_completed_successfully"
+    # The broker renders the local stack's server.properties: SASL and ACLs are the same.
+    assert "./config/kafka/server.properties:/credence/server.properties:ro" in \
+        svc["kafka"]["volumes"]
+    props = (ROOT / "config" / "kafka" / "server.properties").read_text()
+    for line in ("allow.everyone.if.no.acl.found=false", "super.users=User:admin",
+                 "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                 "sasl.enabled.mechanisms=SCRAM-SHA-512", "sasl.mechanism.controller.protocol=PLAIN"):
+        assert line in props.splitlines(), line
+    # Redis: the worker user of compose has exactly the commands of credence/security.py.
+    script = svc["redis"]["command"][0]
+    worker_line = next(x for x in script.splitlines() if x.startswith("user worker "))
+    granted = {w[1:] for w in worker_line.split() if w.startswith("+")}
+    assert granted == set(_WORKER_COMMANDS)
+    assert "user default off" in script and "--appendfsync everysec" in script
+    assert "--maxmemory-policy noeviction" in script
