@@ -99,6 +99,9 @@ class Settings(BaseSettings):
                                             "pseudonymises device, IP, card and address ids "
                                             "(unset: made once in CREDENCE_HOME/pseudonym.key; "
                                             "every worker and replay must share it)")
+    snapshot_key: SecretStr | None = Field(None, description="key that authenticates detection "
+                                           "snapshots in Redis (unset: made once in "
+                                           "CREDENCE_HOME/snapshot.key; workers must share it)")
 
     # --- detection and scoring policy ---
     blacklist_threshold: float = Field(0.8, gt=0, le=1, description="suspicion that blacklists")

@@ -19,40 +19,19 @@ mismatch shows.
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
-from pathlib import Path
 
 import orjson
 
+from config.keys import load_key
 from config.settings import Settings
 from credence.contract import Event, Order
 
-__all__ = ["Pseudonyms", "FIELDS", "load_key"]
+__all__ = ["Pseudonyms", "FIELDS"]
 
 #: the order fields that identify a person, and the prefix of each one's pseudonym
 FIELDS: dict[str, str] = {"device_id": "dv_", "ip": "ip_", "payment_id": "pm_",
                           "address_id": "ad_"}
 _MIN_KEY = 16  # bytes: shorter keys can be searched
-
-
-def load_key(settings: Settings) -> bytes:
-    """The pseudonym key: the setting, else ``$CREDENCE_HOME/pseudonym.key``, made if missing."""
-    if settings.pseudonym_key is not None:
-        return settings.pseudonym_key.get_secret_value().encode()
-    path = Path(settings.home) / "pseudonym.key"
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as f:
-        f.write(secrets.token_hex(32).encode())
-    return path.read_bytes().strip()
 
 
 class Pseudonyms:
@@ -65,7 +44,7 @@ class Pseudonyms:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pseudonyms:
-        return cls(load_key(settings))
+        return cls(load_key(settings, "pseudonym"))
 
     @property
     def fingerprint(self) -> str:

@@ -3,8 +3,9 @@
 It receives stage A's forwards (valid events plus per-partition progress), drops forwards it has
 already applied (per input partition, by source offset: redeliveries after a crash or a
 rebalance), sequences events into event-time ticks under the partition clock's watermark, and
-runs each closed tick through the `Engine`. Its whole state pickles into one snapshot, saved to
-Redis with the sequenced-topic offset it covers; a restarted (or newly assigned) stage loads the
+runs each closed tick through the `Engine`. Its whole state goes into one sealed snapshot
+(`streams.snapshot`: authenticated, read without running code), saved to Redis with the
+sequenced-topic offset it covers; a restarted (or newly assigned) stage loads the
 snapshot and re-reads the sequenced topic from the next offset.
 
 This module has no Kafka in it; `streams.app` moves the bytes.
@@ -12,22 +13,23 @@ This module has no Kafka in it; `streams.app` moves the bytes.
 
 from __future__ import annotations
 
-import pickle  # noqa: S403 - snapshots are written and read only by Credence, in its own Redis
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
 
+from config.keys import load_key
 from config.settings import Settings
 from credence.contract import Alert, BlacklistEntry, CreditScore, parse_event, stable_id
 from credence.engine import Engine, Outputs
 from credence.sequencer import PartitionClock, Sequencer
 from streams.ingest import decode_forward
+from streams.snapshot import seal, unseal
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 2  # bump when the pickled engine state changes shape
+SNAPSHOT_VERSION = 3  # bump when the engine state changes shape (3: sealed, no settings)
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:
@@ -58,6 +60,7 @@ class DetectionStage:
                                     int(settings.idle_seconds * 1000), set(input_partitions))
         self.src_offsets: dict[str, int] = {}  # input partition → highest source offset applied
         self.seq_offset = -1  # last sequenced-topic offset applied
+        self._snapshot_key = load_key(settings, "snapshot")
 
     # ------------------------------------------------------------------ processing
 
@@ -100,10 +103,15 @@ class DetectionStage:
                                set(self.clock.expected), dict(self.clock.max_ts))
         state = _State(SNAPSHOT_VERSION, self.engine, self.seq, clock, self.src_offsets,
                        self.seq_offset)
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        return seal(state, self._snapshot_key)
 
     def restore(self, blob: bytes) -> None:
-        state: _State = pickle.loads(blob)  # noqa: S301 - our own snapshot, from our own Redis
+        """Take the state of a snapshot; `streams.snapshot.SnapshotRejected` (a ValueError)
+        when it is not authentic, names anything but the engine's classes, or is of another
+        version, before anything changes."""
+        state: _State = unseal(blob, self.s, self._snapshot_key)
+        if not isinstance(state, _State):
+            raise ValueError("snapshot holds no detection state")
         if state.version != SNAPSHOT_VERSION:
             raise ValueError(f"snapshot version {state.version} != {SNAPSHOT_VERSION}")
         self.engine, self.seq = state.engine, state.seq

@@ -8,9 +8,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from config.keys import load_key
 from config.settings import Settings
 from credence.contract import parse_event
-from credence.pseudonyms import FIELDS, Pseudonyms, load_key
+from credence.pseudonyms import FIELDS, Pseudonyms
 from credence.replay import Replay
 
 ORDER = {"type": "order", "order_id": "o1", "seller_id": "s1", "buyer_id": "b1", "amount": 12.5,
@@ -58,10 +59,10 @@ def test_a_short_key_is_refused():
 def test_the_default_key_is_made_once_private_and_reused(tmp_path, monkeypatch):
     monkeypatch.delenv("CREDENCE_PSEUDONYM_KEY", raising=False)
     s = _settings(tmp_path)
-    key = load_key(s)
+    key = load_key(s, "pseudonym")
     path = tmp_path / "home" / "pseudonym.key"
     assert len(key) == 64 and stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_key(s) == key
+    assert load_key(s, "pseudonym") == key
 
 
 def test_replay_outputs_hold_pseudonyms_only(tmp_path, monkeypatch):

@@ -111,18 +111,20 @@ def test_output_ids_are_deterministic():
 
 
 def test_a_snapshot_of_another_release_is_refused_untouched():
-    import pickle
-
     import streams.detect as detect
+    from config.keys import load_key
+    from streams.snapshot import seal, unseal
 
-    old = DetectionStage(load(), TPS)
+    s = load()
+    key = load_key(s, "snapshot")
+    old = DetectionStage(s, TPS)
     old.seq_offset = 41
-    state = pickle.loads(old.snapshot())  # noqa: S301 - built just above
+    state = unseal(old.snapshot(), s, key)
     state.version = detect.SNAPSHOT_VERSION - 1
-    stage = DetectionStage(load(), TPS)
+    stage = DetectionStage(s, TPS)
     engine = stage.engine
     with pytest.raises(ValueError, match="snapshot version"):
-        stage.restore(pickle.dumps(state))
+        stage.restore(seal(state, key))
     assert stage.engine is engine and stage.seq_offset == -1
     stage.restore(old.snapshot())
     assert stage.seq_offset == 41
