@@ -177,6 +177,10 @@ class SockPuppets(Detector):
         # live purchases, oldest first: (ts, buyer, seller, amount, unshipped, device key,
         # payment key, address key); ids are interned so that the snapshot stores each once
         self._queue: deque[tuple] = deque()
+        # live orders that a review names: order id → 5-star (the review counts while its order
+        # is live, so a repeat buyer's reviews do not outlive the orders they were about)
+        self._live: dict[str, tuple[str, str]] = {}  # live order id → (buyer, seller)
+        self._reviewed: dict[str, bool] = {}
         self._acct: dict[str, _Account] = {}
         self._pair: dict[tuple[str, str], list[Any]] = {}
         self._seller_orders: dict[str, int] = {}
@@ -268,12 +272,24 @@ class SockPuppets(Detector):
                     self._union(b, next(iter(holders)))
                 elif len(holders) == self.hub_accounts + 1:
                     self._links_stale = True  # it became a hub: unlink its holders
-        self._queue.append((ts, b, s, event.amount, unshipped, *keys))
+        self._live[event.order_id] = (b, s)
+        self._queue.append((ts, b, s, event.amount, unshipped, event.order_id, *keys))
         self._dirty.add(b)
 
     def _review(self, event: Review) -> None:
-        """A review of a live purchase: the review push that benign sharing lacks."""
-        pair = self._pair.get((event.reviewer_id, event.seller_id))
+        """A review of a live purchase: the review push that benign sharing lacks.
+
+        A review that names its order counts while that order is live, and once: counted by
+        pair instead, a repeat buyer's reviews outlived the orders they were about while a
+        one-off buyer's left with its order, which made employees' reviews of their supplier
+        look like a push against their reviews elsewhere (held-out world 9419 of issue 10; golden
+        case reviewing_staff_of_a_supplier)."""
+        key = (event.reviewer_id, event.seller_id)
+        if event.order_id is not None:
+            if self._live.get(event.order_id) != key or event.order_id in self._reviewed:
+                return
+            self._reviewed[event.order_id] = event.rating == 5
+        pair = self._pair.get(key)
         if pair is None or pair[_REVIEWS] >= pair[_ORDERS]:
             return
         pair[_REVIEWS] += 1
@@ -285,18 +301,26 @@ class SockPuppets(Detector):
         cutoff = now - self.window_ms
         q = self._queue
         while q and q[0][0] < cutoff:
-            ts, b, s, amount, unshipped, *keys = q.popleft()
+            ts, b, s, amount, unshipped, oid, *keys = q.popleft()
             for key in keys:
                 if key is not None:
                     self._forget_use(key, b, ts)
+            if self._live.get(oid) == (b, s):
+                del self._live[oid]
+            five = self._reviewed.pop(oid, None)
             pair = self._pair.get((b, s))
             dropped = 0
             if pair is not None:
                 pair[_ORDERS] -= 1
                 pair[_AMOUNT] -= amount
                 pair[_UNSHIPPED] -= unshipped
-                dropped = max(0, pair[_REVIEWS] - pair[_ORDERS])
-                pair[_REVIEWS] -= dropped
+                if five is not None and pair[_REVIEWS] > 0:  # its review leaves with it
+                    pair[_REVIEWS] -= 1
+                    pair[_FIVE] = max(0, pair[_FIVE] - five)
+                    dropped = 1
+                extra = max(0, pair[_REVIEWS] - pair[_ORDERS])
+                pair[_REVIEWS] -= extra
+                dropped += extra
                 pair[_FIVE] = min(pair[_FIVE], pair[_REVIEWS])
                 if pair[_ORDERS] <= 0:
                     del self._pair[(b, s)]

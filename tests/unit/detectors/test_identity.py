@@ -274,3 +274,30 @@ def test_a_crews_camouflage_host_is_no_client_but_its_puppets_stay_puppets():
     for f in client:
         assert "small_share_of_seller_orders" not in f.reasons
         assert abs(f.score - f.evidence["account_score"]) < 1e-4
+
+
+def test_a_review_counts_once_and_only_while_the_order_it_names_is_live():
+    """Golden case reviewing_staff_of_a_supplier: a repeat buyer's reviews must leave with the
+    orders they were about, as a one-off buyer's do (before, they stayed on the pair)."""
+    from detectors.identity import _REVIEWS
+    from tests.fixtures.cases import events_of, reviewing_staff_of_a_supplier
+
+    det = SockPuppets(window_ms=10 * 86_400_000)
+    t0 = 1_791_000_000_000
+    day = 86_400_000
+
+    def order(oid: str, t: int) -> Order:
+        return Order(order_id=oid, seller_id="s1", buyer_id="b1", amount=10.0, ts=t)
+
+    det.observe(order("o1", t0))
+    det.observe(order("o2", t0 + 5 * day))
+    for _ in range(2):  # the same review twice counts once
+        det.observe(Review(review_id="r1", seller_id="s1", reviewer_id="b1", rating=5,
+                           ts=t0 + 6 * day, order_id="o1"))
+    det.observe(Review(review_id="r2", seller_id="s1", reviewer_id="b1", rating=5,
+                       ts=t0 + 6 * day, order_id="o-unknown"))
+    assert det._pair[("b1", "s1")][_REVIEWS] == 1
+    det.evaluate(t0 + 11 * day)  # o1 expires, and its review with it; o2 stays
+    assert det._pair[("b1", "s1")][_REVIEWS] == 0
+    assert not any(f.seller_id == "s026" for f in run(SockPuppets(),
+                                                          events_of(reviewing_staff_of_a_supplier)))
