@@ -13,17 +13,36 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from typing import TypeVar
+from urllib.parse import unquote, urlparse, urlunparse
 
 from pydantic import SecretStr
+from pydantic_settings import BaseSettings
 
-from config.settings import Settings, split_redis_url
+# The settings import this module (to complete themselves from the credential files): it takes
+# them as any pydantic settings object, so that nothing imports back up.
+S = TypeVar("S", bound=BaseSettings)
 
 __all__ = ["NAME", "credentials_dir", "read", "write", "remove", "names", "complete",
+           "split_redis_url",
            "as_principal", "redis_url_with_user"]
 
 # A principal's name: it becomes a file name, a Kafka principal and a Redis user.
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def split_redis_url(url: str) -> tuple[str, str | None]:
+    """``redis://user:password@host:port/db`` → (the URL without the password, the password).
+
+    The password is kept apart so that the URL can be printed in messages and logs."""
+    u = urlparse(url)
+    if u.password is None:
+        return url, None
+    host = u.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = (f"{u.username}@" if u.username else "") + host + (f":{u.port}" if u.port else "")
+    return urlunparse(u._replace(netloc=netloc)), unquote(u.password)
 
 
 def credentials_dir(home: Path) -> Path:
@@ -105,7 +124,7 @@ def redis_url_with_user(url: str, user: str | None, password: str | None = None)
     return urlunparse(u._replace(netloc=auth + host + (f":{u.port}" if u.port else "")))
 
 
-def complete(s: Settings, principal: str) -> Settings:
+def complete(s: S, principal: str) -> S:
     """``s`` with missing credentials read from the file of ``CREDENCE_KAFKA_USERNAME`` (else of
     ``principal``). Credentials given in the environment are kept as they are."""
     need_kafka = not s.kafka_password.get_secret_value()
@@ -131,7 +150,7 @@ def complete(s: Settings, principal: str) -> Settings:
     return s.model_copy(update=update) if update else s
 
 
-def as_principal(s: Settings, principal: str) -> Settings:
+def as_principal(s: S, principal: str) -> S:
     """``s`` with the credentials of ``principal`` from its file, replacing any others."""
     bare = s.model_copy(update={"kafka_username": principal, "kafka_password": SecretStr(""),
                                 "redis": redis_url_with_user(s.redis, None),

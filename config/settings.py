@@ -11,10 +11,12 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlparse, urlunparse
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.credentials import complete, split_redis_url
 
 __all__ = ["Settings", "SettingsError", "default_home", "load", "split_redis_url"]
 
@@ -29,20 +31,6 @@ def default_home() -> Path:
 
 class SettingsError(ValueError):
     """A setting from the environment does not parse; the message is one line."""
-
-
-def split_redis_url(url: str) -> tuple[str, str | None]:
-    """``redis://user:password@host:port/db`` → (the URL without the password, the password).
-
-    The password is kept apart so that the URL can be printed in messages and logs."""
-    u = urlparse(url)
-    if u.password is None:
-        return url, None
-    host = u.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = (f"{u.username}@" if u.username else "") + host + (f":{u.port}" if u.port else "")
-    return urlunparse(u._replace(netloc=netloc)), unquote(u.password)
 
 
 class Settings(BaseSettings):
@@ -197,6 +185,4 @@ def load(principal: str | None = "admin", **overrides: object) -> Settings:
         raise SettingsError(_one_line(err)) from None
     if principal is None:
         return s
-    from config.credentials import complete
-
     return complete(s, principal)
