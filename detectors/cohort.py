@@ -33,8 +33,9 @@ The *behaviour* ``B`` is what tells puppets from loyal customers, employees or a
 * **waves**: orders with another member's order within ``wave_ms`` / 2, ``wave_ms`` or
   3 ``wave_ms``, against what the cohort's daily volume spread over the market's hour-of-day
   profile predicts;
-* **amounts**: members most of whose amounts are as isolated among the seller's other orders as
-  the rarest ``low_quantile`` of those orders are (made-up sums; a crew buying the hero item at
+* **amounts** (per unit: amount / quantity): members most of whose amounts are as isolated
+  among the seller's other orders as the rarest ``low_quantile`` of those orders are (made-up
+  sums; an office ordering five of an item is no such sum; a crew buying the hero item at
   its price does not show it, nor do loyal customers buying a staple), or most of whose amounts
   fall in one narrow band that holds few of the seller's other orders (a crew told to pay about
   one sum); the stronger of the two;
@@ -280,7 +281,10 @@ class PuppetCohort(Detector):
 
     def _order(self, e: Order) -> None:
         ts, b, s = e.ts, sys.intern(e.buyer_id), sys.intern(e.seller_id)
-        la = math.log(max(e.amount, 0.01))
+        # Per unit: an office ordering five of an item pays five times its price, which is no
+        # made-up sum (held-out world 9501 of issue 10: a company's supplier listed on its
+        # employees' bulk amounts; golden case office_orders_in_bulk).
+        la = math.log(max(e.amount / max(1, e.quantity), 0.01))
         un = not e.shipped
         keys = tuple(sys.intern(f"{prefix}:{v}") for fld, prefix in _IDS
                      if (v := getattr(e, fld)))
