@@ -37,9 +37,15 @@ WINDOWS: dict[Window, int] = {"1h": HOUR_MS, "24h": DAY_MS, "7d": 7 * DAY_MS,
                               "30d": 30 * DAY_MS, "90d": 90 * DAY_MS, "lifetime": 0}
 
 
+#: the most one amount adds to a sum, in fen (10^11 CNY: far above any SME's order, and 900,000
+#: of them in one window still fit the signed 64-bit sums of the Redis features); the contract
+#: bounds amounts only below, and a hostile 1e308 must not end the stream (issue 12, item 6)
+MAX_FEN = 10**13
+
+
 def fen(amount: float) -> int:
-    """CNY → integer fen; exact sums whatever the order of addition."""
-    return int(round(amount * 100))
+    """CNY → integer fen; exact sums whatever the order of addition; capped at `MAX_FEN`."""
+    return int(round(min(amount, MAX_FEN / 100) * 100))
 
 
 @dataclass(frozen=True, slots=True)
