@@ -70,10 +70,6 @@ class Settings(BaseSettings):
     batch_size: int = Field(2000, ge=1, description="max events per micro-batch")
     batch_wait: float = Field(0.01, gt=0, description="seconds to wait to fill a micro-batch")
     stall_seconds: float = Field(30.0, gt=0, description="/health fails after this long stalled")
-    shutdown_seconds: float = Field(8.0, gt=0, le=60, description="SIGTERM/Ctrl-C: a worker "
-                                    "still stopping after this long exits anyway (its effects "
-                                    "are idempotent: the next start re-reads what was not "
-                                    "committed)")
     snapshot_seconds: float = Field(60.0, gt=0, description="detection state snapshot interval "
                                     "(a restart re-reads the sequenced topic since the last)")
 

@@ -175,9 +175,10 @@ def test_sigkill_mid_stream_then_restart_gives_identical_features(env_factory, w
 
 def test_sigterm_stops_a_busy_worker_within_ten_seconds_and_loses_nothing(
         env_factory, worker_factory, sim_events):
-    """Issue 12, item 5: SIGTERM mid-stream ends the worker within 10 s (faust's own shutdown
-    can hang for minutes; the worker's watchdog bounds it), and a restarted worker ends with
-    the features of the whole stream."""
+    """Issue 12, item 5: SIGTERM mid-stream ends the worker within 10 s (it stops as a crash
+    would: faust's graceful stop could hang for minutes and, cancelling an agent mid-batch,
+    commit offsets of events never applied), and a restarted worker ends with the features of
+    the whole stream."""
     import os
     import signal
 
