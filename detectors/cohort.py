@@ -148,6 +148,8 @@ class PuppetCohort(Detector):
       devotion test most easily (golden case ``sparse_farm_without_texts``).
     * ``cap_volume`` [10], ``cap_devotion`` [4], ``cap_praise`` [4], ``cap_behaviour`` [8]
       (each of youth, newness, waves, amounts, unshipped), ``cap_identity`` [8].
+    * ``sharing_mark`` [4.0]: the devices or identity surprise (log10) at which sharing is the
+      cohort's mark; its members that share nothing then count one strong trait less.
     * ``min_volume`` [1.0], ``min_behaviour`` [4.0]: gates of the seller's surprise.
     * ``w_volume`` [0.5]: the weight of volume and devotion in the surprise.
     * ``full`` [7.5]: the surprise (log10 units) at which the score reaches 0.8. Chosen on the
@@ -171,7 +173,7 @@ class PuppetCohort(Detector):
                  low_quantile: float = 0.05, margin_amounts: float = 0.1,
                  prior_orders: int = 5, margin_arrival: float = 0.1,
                  sibling_share: float = 0.4, max_siblings: int = 3,
-                 crew_min: float = 0.35, crew_share: float = 0.05,
+                 crew_min: float = 0.35, crew_share: float = 0.05, sharing_mark: float = 4.0,
                  arrival_warmup_ms: int = 7 * DAY_MS,
                  cap_volume: float = 10.0, cap_devotion: float = 4.0, cap_praise: float = 4.0,
                  cap_behaviour: float = 8.0, cap_identity: float = 8.0,
@@ -213,6 +215,7 @@ class PuppetCohort(Detector):
         self.cap_praise = float(cap_praise)
         self.cap_behaviour = float(cap_behaviour)
         self.cap_identity = float(cap_identity)
+        self.sharing_mark = float(sharing_mark)
         self.min_volume = float(min_volume)
         self.min_behaviour = float(min_behaviour)
         self.w_volume = float(w_volume)
@@ -858,6 +861,13 @@ class PuppetCohort(Detector):
                  mean_dev: float, group: list[str], devotion: dict[str, float]) -> Finding:
         accounts: dict[str, float] = {}
         traits: dict[str, list[str]] = {}
+        # Where the cohort stands out by sharing (crowded devices, cards, addresses or IPs), a
+        # member that shares nothing with it lacks the cohort's own mark: it is more likely a
+        # real customer who arrived with the crew and, swamped by its orders, seems to order in
+        # its waves and at its sums (training world 102: such an account showed every other
+        # trait). It then counts one strong trait less. A crew that shares nothing is not
+        # judged by sharing, so this only spares whom the crew's own mark does not cover.
+        by_sharing = max(nlp["devices"], nlp["identity"]) >= self.sharing_mark
         for b in members:
             strong = [t for t in _STRONG if b in flags.get(t, ())]
             weak = [t for t in _WEAK if b in flags.get(t, ())]
@@ -872,6 +882,8 @@ class PuppetCohort(Detector):
             # the training worlds were all such).
             devoted = 0.0 if b in flags.get("new", ()) else max(0.0, devotion[b] - 0.5) / 0.5
             weight = 0.15 + 0.2 * len(strong) + 0.1 * hints + 0.3 * devoted
+            if by_sharing and "shared" not in weak:
+                weight -= 0.2
             accounts[b] = score * min(1.0, weight)
         mset = set(members)
         order_ids = [r[3] for r in self._recent.get(s, ()) if r[0] in mset]

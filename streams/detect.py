@@ -29,7 +29,8 @@ from streams.snapshot import seal, unseal
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 3  # bump when the engine state changes shape (3: sealed, no settings)
+SNAPSHOT_VERSION = 4  # bump when the engine state changes shape (3: sealed, no settings;
+#                        4: cohort detector gained sharing_mark)
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:
