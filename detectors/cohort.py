@@ -78,6 +78,7 @@ import math
 import sys
 from bisect import bisect_left, bisect_right
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from credence.contract import DAY_MS, HOUR_MS, MINUTE_MS, Event, EventType, Order, Review
@@ -101,6 +102,21 @@ _WEAK = ("young", "new", "praise", "shared")
 # identifier kinds: (Order field, key prefix, how many members make a crowd of it)
 _IDS: tuple[tuple[str, str], ...] = (("device_id", "d"), ("payment_id", "p"),
                                      ("address_id", "a"), ("ip", "i"))
+
+
+@dataclass(frozen=True)
+class _Assessment:
+    """What judging one cohort at a seller found (past the gates)."""
+
+    surprise: float  # log10 units, all tests summed
+    nlp: dict[str, float]  # each test's surprise
+    flags: dict[str, set[str]]  # trait → the members that show it
+    pairs: dict[str, list[Any]]  # member → its pair record at the seller
+    expected: float  # such buyers the market's null expects at the seller
+    n_buyers: int  # the seller's buyers in the window
+    orders: int  # the members' orders at the seller
+    mean_dev: float  # the members' mean devotion
+    members: list[str]
 
 
 class PuppetCohort(Detector):
@@ -553,19 +569,17 @@ class PuppetCohort(Detector):
                 best = self._assess(s, crew, devotion, now, "crew")
         if best is None:
             return None
-        surprise, nlp, flags, pairs, expected, n_buyers, orders, mean_dev = best[:8]
-        score = significance(surprise, self.full)
+        score = significance(best.surprise, self.full)
         if score < self.emit_min:
             return None
-        finding = self._finding(s, best[8], pairs, nlp, flags, score, surprise, expected,
-                                n_buyers, orders, mean_dev, group, devotion)
+        finding = self._finding(s, best, score, group, devotion)
         for b, v in finding.accounts.items():
             if v >= self.crew_min:
                 self._crew.setdefault(b, {})[s] = finding.ts
         return finding
 
     def _assess(self, s: str, members: list[str], devotion: dict[str, float], now: int,
-                kind: str) -> tuple | None:
+                kind: str) -> _Assessment | None:
         """The surprise of one cohort at ``s`` against every null; None when a gate holds it."""
         plain = sum(1 for b in members if self._devotion(b, s) >= self.min_devotion)
         pairs = {b: self._pair[(b, s)] for b in members}
@@ -628,7 +642,8 @@ class PuppetCohort(Detector):
                                dict(nlp), -surprise if gated else surprise))
         if gated:
             return None
-        return (surprise, nlp, flags, pairs, expected, n_buyers, orders, mean_dev, members)
+        return _Assessment(surprise, nlp, flags, pairs, expected, n_buyers, orders, mean_dev,
+                           members)
 
     def _arrival(self, s: str, members: list[str], pairs: dict[str, list[Any]], now: int,
                  flags: dict[str, set[str]]) -> float:
@@ -855,10 +870,11 @@ class PuppetCohort(Detector):
         return (min(self.cap_behaviour, out["d"]),
                 min(self.cap_identity, max(out["p"], out["a"], out["i"])))
 
-    def _finding(self, s: str, members: list[str], pairs: dict[str, list[Any]],
-                 nlp: dict[str, float], flags: dict[str, set[str]], score: float,
-                 surprise: float, expected: float, n_buyers: int, orders: int,
-                 mean_dev: float, group: list[str], devotion: dict[str, float]) -> Finding:
+    def _finding(self, s: str, a: _Assessment, score: float, group: list[str],
+                 devotion: dict[str, float]) -> Finding:
+        members, pairs, nlp, flags = a.members, a.pairs, a.nlp, a.flags
+        surprise, expected, n_buyers, orders, mean_dev = (a.surprise, a.expected, a.n_buyers,
+                                                          a.orders, a.mean_dev)
         accounts: dict[str, float] = {}
         traits: dict[str, list[str]] = {}
         # Where the cohort stands out by sharing (crowded devices, cards, addresses or IPs), a
