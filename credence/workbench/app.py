@@ -37,7 +37,7 @@ LOGIN_COOKIE = "credence_login"
 MAX_REASON = 2000
 # The one place a public path is listed: everything else needs a session (pages) or a lender
 # token (the API, which checks its own).
-PUBLIC = ("/login", "/static/", "/api/", "/health")
+PUBLIC = ("/login", "/static/", "/api/", "/health", "/favicon.ico")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -165,7 +165,10 @@ def _safe_next(target: str | None) -> str:
 
 async def login_page(request: web.Request) -> web.Response:
     wb = _wb(request)
-    token = secrets.token_urlsafe(24)
+    # One token per browser, kept while its cookie is valid: a second login page (another tab,
+    # or a redirect of the browser's own requests) must not invalidate the first form.
+    token = wb.login_signer.unsign(request.cookies.get(LOGIN_COOKIE)) or \
+        secrets.token_urlsafe(24)
     resp = render(request, "login.html", login_csrf=token,
                   next=_safe_next(request.query.get("next")), error=None)
     _set_cookie(resp, wb, LOGIN_COOKIE, wb.login_signer.sign(token), max_age=3600)
@@ -414,6 +417,10 @@ async def index(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/queue")
 
 
+async def favicon(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
 async def health(request: web.Request) -> web.Response:
     wb = _wb(request)
     err = getattr(wb.feed, "error", None)
@@ -446,6 +453,7 @@ def create_app(wb: Workbench) -> web.Application:
     r.add_get("/audit", audit_page)
     r.add_get("/audit.csv", audit_csv)
     r.add_get("/health", health)
+    r.add_get("/favicon.ico", favicon)
     r.add_static("/static/", HERE / "static")
     add_api_routes(app)
     return app

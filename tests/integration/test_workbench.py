@@ -55,10 +55,6 @@ async def client(redis_factory, tmp_path) -> AsyncIterator[TestClient]:
     async with TestClient(TestServer(create_app(wb))) as c:
         c.wb, c.rec = wb, rec  # type: ignore[attr-defined]
         yield c
-    r = wb.model.r
-    keys = list(r.scan_iter(match=f"{s.inspect_prefix}:*", count=1000))
-    if keys:
-        r.unlink(*keys)
 
 
 def _csrf(html: str) -> str:

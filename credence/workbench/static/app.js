@@ -21,13 +21,12 @@
     let tries = 0;
     const timer = setInterval(async () => {
       tries += 1;
-      if (tries > 120) { clearInterval(timer); return; }
+      if (tries > 60) { clearInterval(timer); return; }
       try {
         const s = await (await fetch(sent.dataset.state, {credentials: "same-origin"})).json();
-        if (s.state !== sent.dataset.initial) {
-          clearInterval(timer);
-          location.replace(location.pathname);
-        }
+        // The decisions are read back first, the blacklist entry follows: the reloaded page
+        // (same URL) goes on watching until the time is up.
+        if (s.state !== sent.dataset.initial) { clearInterval(timer); location.reload(); }
       } catch (e) { /* again at the next tick */ }
     }, 1000);
   }
