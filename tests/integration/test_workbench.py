@@ -272,3 +272,99 @@ async def test_lender_api_needs_a_token(client):
     assert set(schema["required"]) >= {"seller_id", "score", "band", "listed", "reasons",
                                        "history"}
     assert set(d) <= set(schema["properties"])
+
+
+def _listing(entity: str, action: str, ts: str, by: str = "auto") -> bytes:
+    return orjson.dumps({"entity_id": entity, "entity_type": "seller", "action": action,
+                         "reason": "r", "alert_ids": [], "ts": ts, "by": by})
+
+
+def test_registry_export_is_idempotent_per_date(redis_factory, tmp_path):
+    import hashlib
+    from datetime import date
+
+    from credence.workbench.export import write_day
+    from credence.workbench.readmodel import ReadModel
+
+    m = ReadModel(redis_factory())
+    m.apply("blacklist", _listing("s1", "add", "2026-09-22T23:59:59.999Z"))
+    m.apply("blacklist", _listing("s2", "add", "2026-09-23T00:00:00Z"))
+    m.apply("blacklist", _listing("s1", "remove", "2026-09-23T10:00:00Z", "inspector:ann"))
+    m.apply("credit-scores", score("s1", 700, "2026-09-23T01:00:00Z"))
+    m.apply("credit-scores", score("s1", 690, "2026-09-24T01:00:00Z", previous=700))
+    day = date(2026, 9, 23)
+    manifest, state = write_day(m, day, tmp_path)
+    assert state == "written"
+    man = orjson.loads(manifest.read_bytes())
+    assert man["date"] == "2026-09-23" and man["counts"] == {
+        "listing_changes": 2, "listed": 1, "unlisted": 1, "score_changes": 1,
+        "sellers_scored": 1}
+    d = tmp_path / "2026-09-23"
+    for name, meta in man["files"].items():
+        data = (d / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == meta["sha256"]
+        assert len(data.splitlines()) == meta["rows"]
+    rows = [orjson.loads(x) for x in (d / "listings.jsonl").read_bytes().splitlines()]
+    assert [(r["entity_id"], r["action"]) for r in rows] == [("s2", "add"), ("s1", "remove")]
+    scores = orjson.loads((d / "scores.jsonl").read_bytes())
+    assert scores["reasons"][1]["text"].startswith("Activity attributed to manipulation")
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    assert write_day(m, day, tmp_path)[1] == "unchanged"
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+    m.apply("blacklist", _listing("s3", "add", "2026-09-23T12:00:00Z"))  # arrived late
+    assert write_day(m, day, tmp_path)[1] == "replaced"
+    assert orjson.loads(manifest.read_bytes())["counts"]["listing_changes"] == 3
+
+
+def test_read_model_is_fed_by_the_inspector_and_rebuilt_when_lost(env_factory, infra):
+    """The feed reads the topics as the inspector principal (its ACLs suffice), and a read model
+    that is lost comes back the same from the topics."""
+    from config.credentials import as_principal
+    from credence.security import apply_acls, revoke_acls
+    from credence.workbench.feed import Feed
+    from credence.workbench.readmodel import ReadModel
+    from tests.integration.support import produce
+
+    s = env_factory(partitions=2)
+    if infra.secure:
+        apply_acls(s, "inspector", "inspector", s)
+    try:
+        from config.kafka import producer
+
+        p = producer(s)
+        for topic, key, value in (
+                ("alerts", "s1", alert("a1", "s1")), ("alerts", "s2", alert("a2", "s2")),
+                ("blacklist", "s1", _listing("s1", "add", "2026-09-22T03:00:00Z")),
+                ("credit-scores", "s1", score("s1", 600, "2026-09-22T03:00:00Z"))):
+            p.produce(s.topic(topic), key=key.encode(), value=value)
+        assert p.flush(30) == 0
+        produce(s, [{"type": "decision", "entity_id": "s2", "entity_type": "seller",
+                     "action": "dismiss", "inspector": "ann", "ts": "2026-09-23T00:00:00Z",
+                     "alert_id": "a2", "note": "fine"}])
+        ins = as_principal(s, "inspector") if s.kafka_username else s
+        m = ReadModel(ins)
+        feed = Feed(ins, m)
+        feed.drain(idle=2, timeout=60)
+        feed.stop()
+        assert feed.applied == 5 and feed.skipped == 0
+        first = [(r.entity_id, r.alerts, r.listed, r.score) for r in m.queue()]
+        assert first == [("s1", 1, True, 600)]
+        assert m.audit(inspector="ann")[0]["note"] == "fine"
+        # Lose it all; a new feed rebuilds it from the topics' start.
+        admin = ReadModel(s)
+        keys = list(admin.r.scan_iter(match=f"{s.inspect_prefix}:*"))
+        admin.r.unlink(*keys)
+        assert m.queue() == []
+        feed = Feed(ins, m)
+        feed.drain(idle=2, timeout=60)
+        feed.stop()
+        assert [(r.entity_id, r.alerts, r.listed, r.score) for r in m.queue()] == first
+        # Its Redis user may read the worker's keys, never write them.
+        if infra.secure:
+            import redis
+
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                m.r.set(f"{s.key_prefix}:view:score", b"x")
+    finally:
+        if infra.secure:
+            revoke_acls(s, "inspector", "inspector", s)
