@@ -11,7 +11,7 @@ from typing import Literal
 from config.settings import Settings
 
 __all__ = ["TopicSpec", "topic_specs", "create_topics", "SEQUENCED", "TopicError",
-           "ALERT_RETENTION_DAYS"]
+           "ALERT_RETENTION_DAYS", "POLICY"]
 
 Cleanup = Literal["delete", "compact"]
 
@@ -19,6 +19,8 @@ Cleanup = Literal["delete", "compact"]
 # detection stage that needs a global, totally ordered view (see streams/app.py).
 SEQUENCED = "credence-sequenced"
 ALERT_RETENTION_DAYS = 400
+# Supervisors' run-time changes of the blacklist threshold and alert cool-down (credence.tuning).
+POLICY = "credence-policy"
 
 
 class TopicError(RuntimeError):
@@ -59,6 +61,8 @@ def topic_specs(settings: Settings, partitions: int | None = None) -> list[Topic
         TopicSpec(t("blacklist"), n, "compact"),
         TopicSpec(t("credit-scores"), n, "compact"),
         TopicSpec(t("dead-letters"), n),
+        # Run-time policy changes (credence.tuning): compacted, the latest value per setting.
+        TopicSpec(t(POLICY), 1, "compact"),
         # One partition is the point: a total order for the detection stage. A day of retention
         # covers any restart from the last detection snapshot (CREDENCE_SNAPSHOT_SECONDS).
         TopicSpec(t(SEQUENCED), 1, config={"retention.ms": str(24 * 3600 * 1000),

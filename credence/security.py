@@ -26,7 +26,7 @@ from typing import Any
 
 from config import credentials
 from config.settings import Settings
-from config.topics import SEQUENCED
+from config.topics import POLICY, SEQUENCED
 from credence.contract import INPUT_TOPICS, OUTPUT_TOPICS
 
 __all__ = ["ROLES", "PRINCIPALS", "REDIS_USER", "REDIS_USERS", "Grant", "grants", "SecurityError",
@@ -94,6 +94,7 @@ def grants(role: str, name: str, s: Settings) -> list[Grant]:
         out = [Grant("topic", t(x), "READ") for x in INPUT_TOPICS]
         out += [Grant("topic", t(x), "WRITE") for x in OUTPUT_TOPICS]
         out += [Grant("topic", t(SEQUENCED), op) for op in ("READ", "WRITE", "CREATE")]
+        out += [Grant("topic", t(POLICY), "READ")]  # run-time policy, one more input
         # faust names its internal topics and consumer groups after the app id (the worker id,
         # with -ingest/-detect for split roles, -watermarks/-catchup for its helper consumers).
         out += [Grant("topic", s.worker_id, op, prefixed=True)
@@ -110,7 +111,10 @@ def grants(role: str, name: str, s: Settings) -> list[Grant]:
         # read model); writing them stays the inspector's alone.
         return [*(Grant("topic", t(x), "READ")
                   for x in ("alerts", "blacklist", "credit-scores", "decisions")),
-                Grant("topic", t("decisions"), "WRITE"), own_groups]
+                Grant("topic", t("decisions"), "WRITE"),
+                # Run-time policy: supervisors change it through the workbench.
+                Grant("topic", t(POLICY), "READ"), Grant("topic", t(POLICY), "WRITE"),
+                own_groups]
     if role == "lender":
         return [Grant("topic", t("credit-scores"), "READ"), own_groups]
     raise SecurityError(f"unknown role {role!r} ({', '.join(ROLES)})")

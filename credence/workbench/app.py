@@ -410,6 +410,67 @@ async def audit_csv(request: web.Request) -> web.Response:
         "Content-Disposition": 'attachment; filename="credence-audit.csv"'})
 
 
+# ----------------------------------------------------------------------------- policy
+
+
+def _policy_rows(wb: Workbench, changes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    from credence.tuning import TUNABLE
+
+    rows = []
+    for name, (lo, hi, meaning) in TUNABLE.items():
+        ch = changes.get(name)
+        rows.append({"setting": name, "meaning": meaning, "lo": lo, "hi": hi,
+                     "value": ch["value"] if ch else float(getattr(wb.settings, name)),
+                     "by": ch["by"] if ch else None, "ts": ch["ts"] if ch else None,
+                     "reason": (ch or {}).get("reason") or ""})
+    return rows
+
+
+async def policy_page(request: web.Request, error: str | None = None,
+                      status: int = 200) -> web.Response:
+    wb = _wb(request)
+    changes = await _run(wb.model.policy)
+    history = await _run(wb.model.audit, "", "", "policy", 200)
+    return render(request, "policy.html", status=status, rows=_policy_rows(wb, changes),
+                  history=_audit_rows(history), error=error,
+                  sent=request.query.get("sent"))
+
+
+async def change_policy(request: web.Request) -> web.StreamResponse:
+    """A supervisor changes a setting: a policy event to the compacted policy topic, which
+    every worker applies at its event time without a restart (credence.tuning)."""
+    import time
+
+    import orjson
+
+    from credence.contract import InvalidEvent, iso
+    from credence.tuning import parse_policy
+
+    wb = _wb(request)
+    s = _session(request)
+    assert s is not None  # noqa: S101
+    if not s.user.supervisor:
+        raise web.HTTPForbidden(text="only a supervisor changes the policy")
+    form = await request.post()
+    reason = str(form.get("reason", "")).strip()
+    try:
+        value = float(str(form.get("value", "")))
+    except ValueError:
+        return await policy_page(request, "The value is a number.", 400)
+    if not reason or len(reason) > MAX_REASON:
+        return await policy_page(request, "A reason is required.", 400)
+    change = {"type": "policy", "setting": str(form.get("setting", "")), "value": value,
+              "by": s.user.name, "reason": reason, "ts": iso(int(time.time() * 1000))}
+    try:
+        parse_policy(orjson.dumps(change))
+        await _run(wb.sender.send_policy, change)
+    except InvalidEvent as e:
+        return await policy_page(request, str(e), 400)
+    except DecisionError as e:
+        return await policy_page(request, str(e), 502)
+    raise web.HTTPSeeOther("/policy?sent=1")
+
+
 # ----------------------------------------------------------------------------- misc
 
 
@@ -452,6 +513,8 @@ def create_app(wb: Workbench) -> web.Application:
     r.add_post("/case/{entity}/decide", decide)
     r.add_get("/audit", audit_page)
     r.add_get("/audit.csv", audit_csv)
+    r.add_get("/policy", policy_page)
+    r.add_post("/policy", change_policy)
     r.add_get("/health", health)
     r.add_get("/favicon.ico", favicon)
     r.add_static("/static/", HERE / "static")

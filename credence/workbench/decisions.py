@@ -1,4 +1,5 @@
-"""Producing an inspector's decision to ``decisions`` (acks=all), as the inspector principal.
+"""Producing an inspector's decision to ``decisions`` (acks=all), as the inspector principal
+(and a supervisor's run-time policy change to ``credence-policy``, the same way).
 
 The inspector named in the event is the logged-in user, never a form field: the workbench is
 what makes the ``inspector`` field of a decision trustworthy. Each decision is validated
@@ -56,7 +57,14 @@ class DecisionSender:
             self._producer = producer(self.s, **{"acks": "all", "linger.ms": 0})
         return self._producer
 
-    def send(self, events: list[dict[str, Any]], timeout: float = 15.0) -> None:
+    def send_policy(self, change: dict[str, Any], timeout: float = 15.0) -> None:
+        """A supervisor's run-time policy change, keyed by its setting (compacted topic)."""
+        from config.topics import POLICY
+
+        self.send([change], timeout, topic=POLICY, key_field="setting")
+
+    def send(self, events: list[dict[str, Any]], timeout: float = 15.0,
+             topic: str = "decisions", key_field: str = "entity_id") -> None:
         errors: list[str] = []
 
         def delivered(err: Any, _msg: Any) -> None:
@@ -66,7 +74,7 @@ class DecisionSender:
         with self._lock:
             p = self._p()
             for e in events:
-                p.produce(self.s.topic("decisions"), key=e["entity_id"].encode(),
+                p.produce(self.s.topic(topic), key=e[key_field].encode(),
                           value=orjson.dumps(e), on_delivery=delivered)
             left = p.flush(timeout)
         if left:

@@ -28,13 +28,15 @@ from typing import Any
 import orjson
 
 from config.settings import Settings
+from config.topics import POLICY
 from credence.contract import parse_ts
 from credence.scoring import reason_text
 
 __all__ = ["ReadModel", "TOPICS", "QueueFilter", "SEVERITY_RANK", "band_of"]
 
-# The topics the read model is a projection of (contract names, without the prefix).
-TOPICS: tuple[str, ...] = ("alerts", "blacklist", "credit-scores", "decisions")
+# The topics the read model is a projection of (names without the prefix): the contract's, and
+# the run-time policy changes of supervisors (credence.tuning).
+TOPICS: tuple[str, ...] = ("alerts", "blacklist", "credit-scores", "decisions", POLICY)
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 
 # Score bands for lenders: 350-950 in five steps, A best.
@@ -118,6 +120,8 @@ class ReadModel:
                 self._score(d)
             elif topic == "decisions":
                 self._decision(d)
+            elif topic == POLICY:
+                self._policy(d)
             else:
                 return False
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -199,6 +203,22 @@ class ReadModel:
             self.r.srem(self.k("open", seller), a)
         for c in cases:
             self._requeue(c)
+
+    def _policy(self, d: dict[str, Any]) -> None:
+        ts = parse_ts(d["ts"])
+        row = {"kind": "policy", "ts": d["ts"], "entity_id": d["setting"],
+               "action": f"{d['setting']} = {d['value']:g}", "by": d["by"],
+               "note": d.get("reason") or ""}
+        cur = self._hget_json("policy", d["setting"])
+        pipe = self.r.pipeline(transaction=True)
+        if cur is None or parse_ts(cur["ts"]) <= ts:
+            pipe.hset(self.k("policy"), d["setting"], _j(d))
+        pipe.zadd(self.k("audit"), {_j(row): ts})
+        pipe.execute()
+
+    def policy(self) -> dict[str, dict[str, Any]]:
+        """The latest change of each run-time setting (none: the settings' value holds)."""
+        return {k.decode(): orjson.loads(v) for k, v in self.r.hgetall(self.k("policy")).items()}
 
     def _requeue(self, entity: str) -> None:
         """The queue holds entities with open alerts, scored by their oldest detection time."""
@@ -341,7 +361,7 @@ class ReadModel:
 
     def audit(self, inspector: str = "", entity: str = "", kind: str = "",
               limit: int = 10_000) -> list[dict[str, Any]]:
-        """Decisions, listing changes, assignments and notes, newest first."""
+        """Decisions, listing changes, policy changes, assignments and notes, newest first."""
         out = []
         for raw in self.r.zrevrange(self.k("audit"), 0, -1):
             row = orjson.loads(raw)

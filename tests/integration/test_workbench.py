@@ -25,6 +25,9 @@ class Recorder:
     def send(self, events: list[dict[str, Any]], timeout: float = 15.0) -> None:
         self.events.extend(events)
 
+    def send_policy(self, change: dict[str, Any], timeout: float = 15.0) -> None:
+        self.events.append(change)
+
 
 def alert(aid: str, seller: str, detector: str = "sock_puppets", severity: str = "high",
           ts: str = "2026-09-22T02:11:38.178Z", score: float = 0.9) -> bytes:
@@ -274,6 +277,31 @@ async def test_lender_api_needs_a_token(client):
     assert set(d) <= set(schema["properties"])
 
 
+async def test_only_a_supervisor_changes_the_policy_and_it_is_audited(client):
+    token = await login(client, "ann")
+    r = await client.post("/policy", data={"csrf": token, "setting": "blacklist_threshold",
+                                           "value": "0.7", "reason": "too many misses"})
+    assert r.status == 403 and client.rec.events == []
+    page = await (await client.get("/policy")).text()
+    assert "Only supervisors change the policy" in page and "0.8" in page
+    await client.post("/logout", data={"csrf": token})
+    token = await login(client, "sue")
+    for value, msg in (("x", "is a number"), ("1.5", "within 0.05..1")):
+        r = await client.post("/policy", data={"csrf": token, "setting": "blacklist_threshold",
+                                               "value": value, "reason": "r"})
+        assert r.status == 400 and msg in await r.text()
+    r = await client.post("/policy", data={"csrf": token, "setting": "alert_cooldown_seconds",
+                                           "value": "3600", "reason": "noisy", "by": "mallory"},
+                          allow_redirects=False)
+    assert r.status == 303
+    (ev,) = client.rec.events
+    assert (ev["type"], ev["setting"], ev["value"], ev["by"]) == \
+        ("policy", "alert_cooldown_seconds", 3600.0, "sue")
+    client.wb.model.apply("credence-policy", orjson.dumps(ev))  # read back from the topic
+    page = await (await client.get("/policy")).text()
+    assert "3600" in page and "noisy" in page
+    rows = client.wb.model.audit(kind="policy")
+    assert rows[0]["action"] == "alert_cooldown_seconds = 3600" and rows[0]["by"] == "sue"
 def _listing(entity: str, action: str, ts: str, by: str = "auto") -> bytes:
     return orjson.dumps({"entity_id": entity, "entity_type": "seller", "action": action,
                          "reason": "r", "alert_ids": [], "ts": ts, "by": by})
@@ -365,6 +393,52 @@ def test_read_model_is_fed_by_the_inspector_and_rebuilt_when_lost(env_factory, i
 
             with pytest.raises(redis.exceptions.NoPermissionError):
                 m.r.set(f"{s.key_prefix}:view:score", b"x")
+    finally:
+        if infra.secure:
+            revoke_acls(s, "inspector", "inspector", s)
+
+
+def test_a_worker_applies_a_policy_change_without_a_restart(env_factory, worker_factory, infra):
+    """A supervisor's change reaches a running worker through the compacted policy topic."""
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from config.credentials import as_principal
+    from credence.contract import iso
+    from credence.security import apply_acls, revoke_acls
+    from credence.workbench.decisions import DecisionSender
+    from tests.integration.support import produce, wait_for
+
+    s = env_factory(partitions=2, idle_seconds=1.0, batch_wait=0.02)
+    if infra.secure:
+        apply_acls(s, "inspector", "inspector", s)
+    try:
+        case = Path(__file__).resolve().parents[1] / "fixtures" / "wash_ring_vs_households"
+        produce(s, (case / "events.jsonl").read_bytes().splitlines()[:150])
+        w = worker_factory(s)
+
+        def policy() -> dict:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{w.port}/health",  # noqa: S310
+                                            timeout=2) as r:
+                    body = r.read()
+            except urllib.error.HTTPError as e:
+                body = e.read()
+            except OSError:
+                return {}
+            return orjson.loads(body).get("policy") or {}
+
+        wait_for(lambda: policy().get("blacklist_threshold") == 0.8, 180, "the detection stage",
+                 worker=w)
+        ins = as_principal(s, "inspector") if s.kafka_username else s
+        DecisionSender(ins).send_policy({
+            "type": "policy", "setting": "blacklist_threshold", "value": 0.65, "by": "sue",
+            "reason": "test", "ts": iso(int(time.time() * 1000))})
+        wait_for(lambda: policy().get("blacklist_threshold") == 0.65, 120, "the new threshold",
+                 worker=w)
+        assert policy()["alert_cooldown_seconds"] == s.alert_cooldown_seconds
     finally:
         if infra.secure:
             revoke_acls(s, "inspector", "inspector", s)
