@@ -24,13 +24,16 @@ DEMO_ENV := CREDENCE_HOME=$(CURDIR)/.credence/demo
 
 setup: system-deps venv
 
-# Java 17 and Maven run the broker; redis-server and kcat come from Debian.
+# Java 17 and Maven run the broker; redis-server and kcat come from Debian; chromium and its
+# driver run the workbench's browser tests (headless).
 system-deps:
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v kcat >/dev/null || missing="$$missing kcat"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

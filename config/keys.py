@@ -1,7 +1,8 @@
 """The worker's secret keys: from settings, else made once under ``CREDENCE_HOME``.
 
 ``pseudonym`` keys the pseudonyms of personal identifiers (`credence.pseudonyms`); ``snapshot``
-authenticates the detection snapshots kept in Redis (`streams.snapshot`). Either may be set
+authenticates the detection snapshots kept in Redis (`streams.snapshot`); ``inspect`` signs
+the workbench's session cookies (`credence.workbench.auth`). Either may be set
 (``CREDENCE_PSEUDONYM_KEY``, ``CREDENCE_SNAPSHOT_KEY``, from a secret store); when unset, a
 random one is written once to ``$CREDENCE_HOME/<name>.key`` (mode 600) and reused. Workers on
 several machines must share both.
@@ -18,7 +19,7 @@ from config.settings import Settings
 
 __all__ = ["load_key", "KeyName"]
 
-KeyName = Literal["pseudonym", "snapshot"]
+KeyName = Literal["pseudonym", "snapshot", "inspect"]
 
 
 def load_key(settings: Settings, name: KeyName) -> bytes:

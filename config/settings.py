@@ -103,6 +103,21 @@ class Settings(BaseSettings):
                                      "this often in event time, unless its suspicion or "
                                      "blacklist state changed")
 
+    # --- inspector workbench and lender API (`credence inspect`, CONTRACT.md section 6) ---
+    inspect_host: str = Field("127.0.0.1", description="address the workbench listens on "
+                              "(loopback by default: put a TLS proxy in front to serve others)")
+    inspect_port: int = Field(8080, ge=1, le=65535, description="port of the workbench and the "
+                              "lender API")
+    inspect_sla_hours: float = Field(24.0, gt=0, description="an open alert older than this "
+                                     "(wall clock since detection) is flagged in the queue")
+    inspect_session_hours: float = Field(12.0, gt=0, description="a workbench login lasts this "
+                                         "long")
+    inspect_cookie_secure: bool = Field(False, description="mark the session cookie Secure "
+                                        "(set when the workbench is served over HTTPS)")
+    inspect_key: SecretStr | None = Field(None, description="key that signs workbench session "
+                                          "cookies (unset: made once in "
+                                          "CREDENCE_HOME/inspect.key)")
+
     @model_validator(mode="before")
     @classmethod
     def _redis_secret(cls, data: Any) -> Any:
@@ -143,6 +158,12 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The full name of a contract topic (`orders`, `alerts`, ...) with the prefix."""
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def inspect_prefix(self) -> str:
+        """The Redis key prefix of the workbench's read model: next to, not under, the
+        worker's (``<key_prefix>:*``), so neither Redis user can write the other's keys."""
+        return f"{self.key_prefix}-inspect"
 
     def environ(self) -> dict[str, str]:
         """The ``CREDENCE_*`` variables that make a child process see these settings (secrets in

@@ -10,13 +10,17 @@ from typing import Literal
 
 from config.settings import Settings
 
-__all__ = ["TopicSpec", "topic_specs", "create_topics", "SEQUENCED", "TopicError"]
+__all__ = ["TopicSpec", "topic_specs", "create_topics", "SEQUENCED", "TopicError",
+           "ALERT_RETENTION_DAYS", "POLICY"]
 
 Cleanup = Literal["delete", "compact"]
 
 # Stage A (parallel, per input partition) forwards validated events here for stage B, the single
 # detection stage that needs a global, totally ordered view (see streams/app.py).
 SEQUENCED = "credence-sequenced"
+ALERT_RETENTION_DAYS = 400
+# Supervisors' run-time changes of the blacklist threshold and alert cool-down (credence.tuning).
+POLICY = "credence-policy"
 
 
 class TopicError(RuntimeError):
@@ -50,10 +54,15 @@ def topic_specs(settings: Settings, partitions: int | None = None) -> list[Topic
         TopicSpec(t("reviews"), n, config=big),
         TopicSpec(t("records"), n, config=big),
         TopicSpec(t("decisions"), n, config=big),
-        TopicSpec(t("alerts"), n),
+        # An alert keeps its case in the inspector workbench until someone decides it, and a
+        # workbench read model that is lost is rebuilt from this topic: keep alerts long
+        # (400 days) rather than the broker's default week.
+        TopicSpec(t("alerts"), n, config={"retention.ms": str(ALERT_RETENTION_DAYS * 86_400_000)}),
         TopicSpec(t("blacklist"), n, "compact"),
         TopicSpec(t("credit-scores"), n, "compact"),
         TopicSpec(t("dead-letters"), n),
+        # Run-time policy changes (credence.tuning): compacted, the latest value per setting.
+        TopicSpec(t(POLICY), 1, "compact"),
         # One partition is the point: a total order for the detection stage. A day of retention
         # covers any restart from the last detection snapshot (CREDENCE_SNAPSHOT_SECONDS).
         TopicSpec(t(SEQUENCED), 1, config={"retention.ms": str(24 * 3600 * 1000),

@@ -230,8 +230,12 @@ def _line(topic: str, d: dict) -> str:
     if topic == "blacklist":
         return (f"LIST   {d['ts']}  {d['action']:<6} {d['entity_type']:<7} {d['entity_id']}  "
                 f"by {d['by']}: {d['reason']}")
+    from credence.scoring import reason_text
+
     prev = "new" if d["previous"] is None else f"from {d['previous']}"
-    why = "; ".join(r["code"] for r in d["reasons"])
+    # A code alone means nothing to a reader: its words go with it.
+    why = "; ".join(f"{r['code']} {r.get('text') or reason_text(r['code'])}"
+                    for r in d["reasons"])
     return f"SCORE  {d['ts']}  seller {d['seller_id']}  {d['score']} ({prev})  {why}"
 
 
@@ -288,6 +292,7 @@ def score(seller: Annotated[str, typer.Argument(help="seller id")],
     import orjson
     import redis
 
+    from credence.scoring import reason_text
     from credence.store.redis import connect
 
     s = settings()
@@ -313,7 +318,7 @@ def score(seller: Annotated[str, typer.Argument(help="seller id")],
         typer.echo(f"  {k:<18} {v:+7.1f}")
     typer.echo("reasons:")
     for rr in d["reasons"]:
-        typer.echo(f"  {rr['code']}  {rr['text']}")
+        typer.echo(f"  {rr['code']}  {rr.get('text') or reason_text(rr['code'])}")
     if susp:
         sd = orjson.loads(susp)
         typer.echo(f"suspicion: {sd['score']:.2f} {sd['detectors']}")
@@ -438,9 +443,11 @@ def bench(
 
 def _register_packages() -> None:
     # Each package owns its commands; imports inside the commands keep `credence --help` fast.
+    from credence.workbench.cli import register as register_workbench
     from producers.cli import register as register_producers
 
     register_producers(app)
+    register_workbench(app)
 
 
 _register_packages()

@@ -39,6 +39,7 @@ from credence.scoring import Scorer
 from credence.sequencer import Tick
 from credence.store.base import NEW
 from credence.store.memory import MemoryStore
+from credence.tuning import PolicyChange, apply_change
 from detectors.base import Detector, Finding
 
 __all__ = ["Engine", "Outputs"]
@@ -103,6 +104,9 @@ class Engine:
             if self.store.apply([ops])[0] != NEW:
                 continue
             last_ts = max(last_ts, event.ts)
+            if isinstance(event, PolicyChange):
+                apply_change(self, event)  # decisions from this tick on use the new value
+                continue
             self._register(event)
             if isinstance(event, Decision):
                 entry = self.policy.decide(event, self.fusion.suspicion(

@@ -19,10 +19,11 @@ from typing import IO, BinaryIO
 import orjson
 
 from config.settings import Settings
-from credence.contract import TOPIC_OF_TYPE, DeadLetter, InvalidEvent, parse_event
+from credence.contract import TOPIC_OF_TYPE, DeadLetter, InvalidEvent
 from credence.engine import Engine, Outputs
 from credence.pseudonyms import Pseudonyms
 from credence.sequencer import Sequencer
+from credence.tuning import POLICY_TOPIC, parse_input
 
 __all__ = ["Replay", "ReplayStats", "iter_lines", "OUTPUT_FILES"]
 
@@ -45,6 +46,8 @@ def iter_lines(paths: list[str]) -> Iterator[tuple[str, int, bytes]]:
 def _guess_topic(raw: bytes) -> str:
     try:
         kind = orjson.loads(raw).get("type")
+        if kind == "policy":
+            return POLICY_TOPIC
         return TOPIC_OF_TYPE.get(kind, "-") if isinstance(kind, str) else "-"
     except Exception:
         return "-"
@@ -109,7 +112,8 @@ class Replay:
             return
         self.stats.lines += 1
         try:
-            event = parse_event(raw, max_bytes=self.settings.max_event_bytes)
+            # Contract events, and run-time policy changes at their ts (credence.tuning).
+            event = parse_input(raw, max_bytes=self.settings.max_event_bytes)
         except InvalidEvent as e:
             self.stats.dead_letters += 1
             if "dead-letters.jsonl" in files:

@@ -38,7 +38,8 @@ from credence.ledger import Contribution, Ledger
 from credence.policy import BlacklistPolicy
 from credence.store.base import FeatureStore
 
-__all__ = ["Scorer", "ScoreCard", "compute", "MIN_SCORE", "MAX_SCORE", "REASONS", "DISCOUNT_FROM"]
+__all__ = ["Scorer", "ScoreCard", "compute", "MIN_SCORE", "MAX_SCORE", "REASONS", "DISCOUNT_FROM",
+           "reason_text"]
 
 MIN_SCORE, MAX_SCORE = 350, 950
 CONFIRMED_CAP, AUTO_CAP = 450, 550
@@ -61,6 +62,14 @@ REASONS = {
     "legal": ("L01", "Court judgments, IP rulings or adverse registry records"),
     "manipulation": ("M01", "Activity attributed to manipulation (excluded from the score)"),
 }
+
+_TEXT_OF_CODE = dict(REASONS.values())
+
+
+def reason_text(code: str) -> str:
+    """The words of a reason code (every place a code is shown shows them); an unknown code
+    (from a newer release) is shown as itself."""
+    return _TEXT_OF_CODE.get(code, code)
 
 
 def _clip(x: float, lo: float = 0.0, hi: float = 1.0) -> float:

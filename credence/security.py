@@ -7,10 +7,12 @@ the worker's right to write ``alerts`` never extends to ``decisions``) and, for 
 faust app's own internal topics and consumer groups (PREFIXED by ``CREDENCE_WORKER_ID``). ``admin``
 is the broker's super user and needs no ACL.
 
-Redis has three users: ``admin`` (everything; operations and tests), ``worker`` (the commands the
-worker sends, the feature script's included, on keys under ``CREDENCE_KEY_PREFIX`` only) and
-``reader`` (read commands on the same keys: the platform, lenders and inspectors). The ``default``
-user is off, so a connection without a user can do nothing.
+Redis has four users: ``admin`` (everything; operations and tests), ``worker`` (the commands the
+worker sends, the feature script's included, on keys under ``CREDENCE_KEY_PREFIX`` only),
+``reader`` (read commands on the same keys: the platform and lenders) and ``inspect`` (the
+inspector workbench: reads and writes its read model under ``<CREDENCE_KEY_PREFIX>-inspect:*``,
+reads the worker's keys and nothing more). The ``default`` user is off, so a connection without
+a user can do nothing.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from typing import Any
 
 from config import credentials
 from config.settings import Settings
-from config.topics import SEQUENCED
+from config.topics import POLICY, SEQUENCED
 from credence.contract import INPUT_TOPICS, OUTPUT_TOPICS
 
-__all__ = ["ROLES", "PRINCIPALS", "REDIS_USER", "Grant", "grants", "SecurityError",
+__all__ = ["ROLES", "PRINCIPALS", "REDIS_USER", "REDIS_USERS", "Grant", "grants", "SecurityError",
            "new_password", "redis_passwords", "redis_acl_lines", "grant_redis_prefix",
            "upsert_scram", "delete_scram", "scram_users", "apply_acls", "revoke_acls",
            "add_user", "remove_user"]
@@ -38,14 +40,17 @@ ROLES: dict[str, str] = {
     "worker": "reads the inputs, writes the outputs and its internal topics",
     "platform": "writes orders and reviews, reads blacklist",
     "agency": "writes records",
-    "inspector": "reads alerts, blacklist, credit-scores; the only writer of decisions",
+    "inspector": "reads alerts, blacklist, credit-scores, decisions; the only writer of "
+                 "decisions",
     "lender": "reads credit-scores",
 }
 # The principals `credence stack up` creates: one per role, named after it.
 PRINCIPALS: tuple[str, ...] = tuple(ROLES)
 # The Redis user of each role.
 REDIS_USER: dict[str, str] = {"admin": "admin", "worker": "worker", "platform": "reader",
-                              "agency": "reader", "inspector": "reader", "lender": "reader"}
+                              "agency": "reader", "inspector": "inspect", "lender": "reader"}
+# The users of the stack's Redis.
+REDIS_USERS: tuple[str, ...] = ("admin", "worker", "reader", "inspect")
 
 # The commands the worker sends (streams/app.py, credence/store/redis.py's APPLY_LUA, and the
 # client's connection set-up). A Lua script's redis.call is checked against the caller's ACL too,
@@ -89,6 +94,7 @@ def grants(role: str, name: str, s: Settings) -> list[Grant]:
         out = [Grant("topic", t(x), "READ") for x in INPUT_TOPICS]
         out += [Grant("topic", t(x), "WRITE") for x in OUTPUT_TOPICS]
         out += [Grant("topic", t(SEQUENCED), op) for op in ("READ", "WRITE", "CREATE")]
+        out += [Grant("topic", t(POLICY), "READ")]  # run-time policy, one more input
         # faust names its internal topics and consumer groups after the app id (the worker id,
         # with -ingest/-detect for split roles, -watermarks/-catchup for its helper consumers).
         out += [Grant("topic", s.worker_id, op, prefixed=True)
@@ -101,8 +107,14 @@ def grants(role: str, name: str, s: Settings) -> list[Grant]:
     if role == "agency":
         return [Grant("topic", t("records"), "WRITE")]
     if role == "inspector":
-        return [*(Grant("topic", t(x), "READ") for x in ("alerts", "blacklist", "credit-scores")),
-                Grant("topic", t("decisions"), "WRITE"), own_groups]
+        # The workbench reads decisions back (earlier decisions, the audit trail, rebuilding its
+        # read model); writing them stays the inspector's alone.
+        return [*(Grant("topic", t(x), "READ")
+                  for x in ("alerts", "blacklist", "credit-scores", "decisions")),
+                Grant("topic", t("decisions"), "WRITE"),
+                # Run-time policy: supervisors change it through the workbench.
+                Grant("topic", t(POLICY), "READ"), Grant("topic", t(POLICY), "WRITE"),
+                own_groups]
     if role == "lender":
         return [Grant("topic", t("credit-scores"), "READ"), own_groups]
     raise SecurityError(f"unknown role {role!r} ({', '.join(ROLES)})")
@@ -217,13 +229,13 @@ def revoke_acls(admin_settings: Settings, user: str, role: str | None = None,
 
 
 def redis_passwords(home: Path) -> dict[str, str]:
-    """The passwords of the Redis users (admin, worker, reader), made once, kept mode 600."""
+    """The passwords of the Redis users (`REDIS_USERS`), made once, kept mode 600."""
     path = credentials.credentials_dir(home) / "redis-users.json"
     try:
         known: dict[str, str] = json.loads(path.read_text())
     except (OSError, ValueError):
         known = {}
-    want = {u: known.get(u) or new_password() for u in ("admin", "worker", "reader")}
+    want = {u: known.get(u) or new_password() for u in REDIS_USERS}
     if want != known:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.parent.chmod(0o700)
@@ -244,7 +256,15 @@ def redis_acl_lines(passwords: dict[str, str], key_prefix: str) -> list[str]:
         # %R~: read access to the keys only, on top of read commands only.
         f"user reader on >{passwords['reader']} resetchannels %R~{keys} -@all +@read "
         "-@dangerous +ping +select",
+        _inspect_line(passwords["inspect"], key_prefix),
     ]
+
+
+def _inspect_line(password: str, key_prefix: str) -> str:
+    # Its read model (all of reads, writes and MULTI on its own keys), and read access to the
+    # worker's views (suspicion) - no key of the worker can be changed by it.
+    return (f"user inspect on >{password} resetchannels ~{key_prefix}-inspect:* "
+            f"%R~{key_prefix}:* -@all +@read +@write +@transaction +ping +select -@dangerous")
 
 
 def grant_redis_prefix(admin_settings: Settings, key_prefix: str) -> None:
@@ -254,6 +274,8 @@ def grant_redis_prefix(admin_settings: Settings, key_prefix: str) -> None:
     r = connect(admin_settings)
     r.execute_command("ACL", "SETUSER", "worker", f"~{key_prefix}:*")
     r.execute_command("ACL", "SETUSER", "reader", f"%R~{key_prefix}:*")
+    r.execute_command("ACL", "SETUSER", "inspect", f"~{key_prefix}-inspect:*",
+                      f"%R~{key_prefix}:*")
 
 
 # ------------------------------------------------------------------------------ users

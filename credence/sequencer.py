@@ -20,7 +20,7 @@ from credence.contract import Event
 
 __all__ = ["Sequencer", "Tick", "sort_key", "PartitionClock", "TYPE_RANK"]
 
-TYPE_RANK = {"order": 0, "refund": 1, "review": 2, "record": 3, "decision": 4}
+TYPE_RANK = {"order": 0, "refund": 1, "review": 2, "record": 3, "decision": 4, "policy": 5}
 
 
 def sort_key(event: Event, seq: int) -> tuple[int, int, str, int]:

@@ -30,7 +30,7 @@ from faust.types import TP
 from faust.web import Request, Response, View
 
 from config.settings import Settings
-from config.topics import SEQUENCED, create_topics
+from config.topics import POLICY, SEQUENCED, create_topics
 from credence.contract import INPUT_TOPICS
 from credence.engine import Outputs
 from credence.store.redis import aconnect
@@ -55,7 +55,8 @@ class Runtime:
                  self.ingestor.pseudonyms.fingerprint)
         self.redis = aconnect(settings, decode=False)
         self.p = settings.key_prefix
-        self.input_topics = {settings.topic(t) for t in INPUT_TOPICS}
+        # The contract's inputs, and the run-time policy changes (credence.tuning).
+        self.input_topics = {settings.topic(t) for t in (*INPUT_TOPICS, POLICY)}
         self.seq_name = settings.topic(SEQUENCED)
         self.stage: DetectionStage | None = None
         self.last_snapshot = 0.0
@@ -324,6 +325,11 @@ class Runtime:
         """Unhealthy when a stage has work waiting and made no progress for ``stall_seconds``."""
         now = time.time()
         info: dict[str, Any] = {"stages": {}}
+        if self.stage is not None:
+            # The run-time policy the detection stage decides with (credence.tuning).
+            from credence.tuning import current
+
+            info["policy"] = current(self.stage.engine)
         ok = True
         for tp in self.app.consumer.assignment():
             stage = "detect" if tp.topic == self.seq_name else "ingest"

@@ -21,9 +21,10 @@ import orjson
 
 from config.keys import load_key
 from config.settings import Settings
-from credence.contract import Alert, BlacklistEntry, CreditScore, parse_event, stable_id
+from credence.contract import Alert, BlacklistEntry, CreditScore, stable_id
 from credence.engine import Engine, Outputs
 from credence.sequencer import PartitionClock, Sequencer
+from credence.tuning import parse_input
 from streams.ingest import decode_forward
 from streams.snapshot import seal, unseal
 
@@ -78,7 +79,7 @@ class DetectionStage:
                     continue  # already applied: a redelivery re-forwarded by stage A
                 self.src_offsets[tp] = src_offset
                 # Stage A validated it; a failure here is a bug, so let it raise.
-                self.seq.push(parse_event(raw.encode(), max_bytes=1 << 30), src_offset,
+                self.seq.push(parse_input(raw.encode(), max_bytes=1 << 30), src_offset,
                               f"{tp}/{src_offset}")
             for tp, (_nxt, max_ts, caught) in progress.items():
                 self.clock.observe(tp, max_ts, caught, wall)

@@ -24,6 +24,7 @@ from credence.features import FeatureModel
 from credence.pseudonyms import Pseudonyms
 from credence.store.base import DUPLICATE, NEW
 from credence.store.redis import AsyncRedisWriter
+from credence.tuning import POLICY_TOPIC, PolicyChange, parse_policy
 
 __all__ = ["Ingestor", "IngestResult", "Raw", "encode_forward", "decode_forward", "MAX_FORWARD"]
 
@@ -73,10 +74,11 @@ class Ingestor:
         # per input partition "topic/partition": next offset to process, largest valid ts
         self.next_offset: dict[str, int] = {}
         self.max_ts: dict[str, int] = {}
+        self.policy_topic = settings.topic(POLICY_TOPIC)
 
     async def handle(self, batch: Sequence[Raw]) -> IngestResult:
         res = IngestResult()
-        valid: list[tuple[Event, str, str, int, bytes]] = []
+        valid: list[tuple[Event | PolicyChange, str, str, int, bytes]] = []
         now = time.time_ns() // 1_000_000
         # Progress is committed to self only once the batch is applied: a failed batch (retried
         # by the caller) must not be reported as read.
@@ -87,6 +89,10 @@ class Ingestor:
             next_offset[tp] = max(next_offset.get(tp, 0), offset + 1)
             raw = value if value is not None else b""
             try:
+                if topic == self.policy_topic:  # run-time policy: that topic, that type only
+                    valid.append((parse_policy(raw, max_bytes=self.s.max_event_bytes), tp,
+                                  topic, offset, raw))
+                    continue
                 event = parse_event(raw, max_bytes=self.s.max_event_bytes)
                 if self.s.topic(TOPIC_OF_TYPE[event.type]) != topic:
                     raise InvalidEvent(f"type {event.type!r} does not belong on topic {topic!r}")

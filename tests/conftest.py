@@ -125,7 +125,9 @@ def redis_factory(base_settings: Settings) -> Iterator[Callable[..., Settings]]:
     yield make
     r = connect(base_settings, decode=False)
     for prefix in made:
-        batch = list(r.scan_iter(match=f"{prefix}:*", count=1000))
+        # The workbench's read model lives next to the prefix (Settings.inspect_prefix).
+        batch = list(r.scan_iter(match=f"{prefix}:*", count=1000)) + \
+            list(r.scan_iter(match=f"{prefix}-inspect:*", count=1000))
         for i in range(0, len(batch), 1000):
             r.unlink(*batch[i:i + 1000])
 

@@ -27,6 +27,16 @@ def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Compl
     (["replay", "/no/such/file", "--out", "/tmp/x"], None, "no such file: /no/such/file"),
     (["eval", "/no/such", "/nope"], None, "no such file"),
     (["worker", "--loglevel", "loud"], None, "--loglevel"),
+    (["export", "--date", "30/11/2026"], None, "--date is YYYY-MM-DD"),
+    (["inspect", "--port", "0"], None, "--port"),
+    (["inspect", "users", "add", "Ann"], {"CREDENCE_INSPECT_PASSWORD": "long enough pw",
+                                          "CREDENCE_HOME": "/tmp/credence-cli-test-home"},
+     "a user name is"),
+    (["inspect", "users", "add", "ann", "--role", "boss"],
+     {"CREDENCE_INSPECT_PASSWORD": "long enough pw",
+      "CREDENCE_HOME": "/tmp/credence-cli-test-home"}, "inspector or supervisor"),
+    (["inspect", "lenders", "remove", "nobody"],
+     {"CREDENCE_HOME": "/tmp/credence-cli-test-home"}, "no lender 'nobody'"),
 ])
 def test_user_errors_are_one_line_with_status_2(args, env, needle):
     r = _run(args, env)
