@@ -6,8 +6,9 @@ str, bytes); everything else is a *node*, a msgpack array ``[tag, ...]`` (a bare
 a value, so nodes and values cannot be confused):
 
 * list, tuple, set, frozenset, deque (with its maxlen) and dict (keys of any type, order kept);
-  a container whose items are all plain values is written as one msgpack array or map, so the
-  C packer and unpacker do that work instead of a Python call per item (most of the state);
+  a container whose items are all plain values, or all tuples of plain values, is written as
+  one msgpack array or map, so the C packer and unpacker do that work instead of a Python call
+  per item (most of the state);
 * numpy arrays (dtype string, shape, raw bytes; numeric dtypes only, never ``object``) and
   numpy scalars;
 * objects of a class of Credence's own packages (`OWN_PACKAGES`) or of `FOREIGN_CLASSES`,
@@ -15,6 +16,8 @@ a value, so nodes and values cannot be confused):
   attribute values;
 * scikit-learn's fitted trees (`sklearn.tree._tree.Tree`), as their node and value arrays;
 * the settings, as a placeholder: never written, the reader's own are put in their place.
+
+The payload is ``[state, scikit-learn release or None, class table, shape table]``.
 
 Shared references. The state shares mutable objects (a cycle-detector deque is in both its
 ``_in`` and ``_out`` maps, the engine's store and feature model are bound to the anomaly
@@ -39,6 +42,7 @@ import gc
 import importlib
 import math
 import sys
+import types
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -111,8 +115,12 @@ _CAREFUL = frozenset({type(None), bool, float, bytes})
 
 
 class _Encoder:
+    """Writes the state straight into a msgpack buffer (no tree of nodes in memory: the
+    snapshot of a large engine would otherwise need several times its size while written)."""
+
     def __init__(self, careful: bool) -> None:
         self.plain = _CAREFUL if careful else _FAST
+        self.out = msgpack.Packer(use_bin_type=True, autoreset=False)
         self.memo: dict[int, int] = {}  # id → number of the objects written
         self.keep: list[Any] = []  # what the ids belong to, alive until the end
         self.classes: dict[type, int] = {}
@@ -120,7 +128,7 @@ class _Encoder:
         self.shape_rows: list[list[Any]] = []
         self.slots: dict[type, dict[str, Any]] = {}
         self.sklearn = False
-        self.by_type: dict[type, Callable[[Any], Any]] = {
+        self.by_type: dict[type, Callable[[Any], None]] = {
             list: self.list_, tuple: self.tuple_, set: self.set_, frozenset: self.frozenset_,
             dict: self.dict_, deque: self.deque_, np.ndarray: self.ndarray,
         }
@@ -128,18 +136,37 @@ class _Encoder:
             self.by_type[int] = self.int_
             self.by_type[str] = self.str_
 
-    def value(self, o: Any) -> Any:
+    def encode(self, state: Any) -> bytes:
+        # [state, sklearn release, class table, shape table]: the tables are complete only
+        # once the state is written, so they come after it, in the same buffer.
+        self.out.pack_array_header(4)
+        with _no_gc():
+            self.value(state)
+        self.memo.clear()  # half the memory of the buffer, not needed for the tables
+        self.keep.clear()
+        sklearn_version = None
+        if self.sklearn:
+            import sklearn
+
+            sklearn_version = sklearn.__version__
+        self.out.pack(sklearn_version)
+        self.out.pack([_class_name(t) for t in self.classes])
+        self.out.pack(self.shape_rows)
+        return self.out.bytes()
+
+    def value(self, o: Any) -> None:
         t = type(o)
         if t in self.plain:
-            return o
+            self.out.pack(o)
+            return
         f = self.by_type.get(t)
         if f is None:
             f = self.by_type[t] = self.handler(t)
-        return f(o)
+        f(o)
 
-    def handler(self, t: type) -> Callable[[Any], Any]:
+    def handler(self, t: type) -> Callable[[Any], None]:
         if issubclass(t, Settings):
-            return lambda _: [SETTINGS]
+            return lambda _: self.out.pack([SETTINGS])
         if issubclass(t, np.generic) and t is not np.object_:
             return self.npscalar
         if t.__module__ == "sklearn.tree._tree" and t.__qualname__ == "Tree":
@@ -150,90 +177,111 @@ class _Encoder:
             return self.obj
         raise TypeError(f"the snapshot codec does not write {t.__module__}.{t.__qualname__}")
 
-    def seen(self, o: Any) -> list[Any] | None:
-        """``[REF, n]`` if ``o`` was written before; else number it and return None."""
+    def seen(self, o: Any) -> bool:
+        """Write ``[REF, n]`` if ``o`` was written before; else number it."""
         n = self.memo.get(id(o))
         if n is not None:
-            return [REF, n]
+            self.out.pack([REF, n])
+            return True
         self.memo[id(o)] = len(self.keep)
         self.keep.append(o)
-        return None
+        return False
 
-    def items(self, o: Any) -> tuple[int, Any]:
-        """(mode, payload) of a container's items; ``o`` is iterated at most three times."""
-        kinds = set(map(type, o))
-        if kinds <= self.plain:
-            return PLAIN, o
-        if kinds == _TUPLE and self.plain.issuperset(map(type, chain.from_iterable(o))):
-            return TUPLES, o
-        return NODES, [self.value(x) for x in o]
+    def node(self, head: list[Any], items: Any) -> None:
+        """Write ``head + [mode, items]``; ``items`` a list or tuple, iterated at most 3 times."""
+        kinds = set(map(type, items))
+        if kinds <= self.plain or (kinds == _TUPLE and self.plain.issuperset(
+                map(type, chain.from_iterable(items)))):
+            # one call: the C packer writes every item (tuples as bare arrays)
+            self.out.pack([*head, PLAIN if kinds <= self.plain else TUPLES, items])
+            return
+        out = self.out
+        out.pack_array_header(len(head) + 2)
+        for x in head:
+            out.pack(x)
+        out.pack(NODES)
+        out.pack_array_header(len(items))
+        for x in items:
+            self.value(x)
 
-    def list_(self, o: list) -> list[Any]:
-        ref = self.seen(o)
-        if ref is not None:
-            return ref
-        return [LIST, *self.items(o)]
+    def list_(self, o: list) -> None:
+        if not self.seen(o):
+            self.node([LIST], o)
 
-    def tuple_(self, o: tuple) -> list[Any]:
-        return [TUPLE, *self.items(o)]
+    def tuple_(self, o: tuple) -> None:
+        self.node([TUPLE], o)
 
-    def set_(self, o: set) -> list[Any]:
-        ref = self.seen(o)
-        if ref is not None:
-            return ref
-        return [SET, *self.items(list(o))]
+    def set_(self, o: set) -> None:
+        if not self.seen(o):
+            self.node([SET], list(o))
 
-    def frozenset_(self, o: frozenset) -> list[Any]:
-        return [FROZENSET, *self.items(list(o))]
+    def frozenset_(self, o: frozenset) -> None:
+        self.node([FROZENSET], list(o))
 
-    def deque_(self, o: deque) -> list[Any]:
-        ref = self.seen(o)
-        if ref is not None:
-            return ref
-        return [DEQUE, o.maxlen, *self.items(list(o))]
+    def deque_(self, o: deque) -> None:
+        if not self.seen(o):
+            self.node([DEQUE, o.maxlen], list(o))
 
-    def dict_(self, o: dict) -> list[Any]:
-        ref = self.seen(o)
-        if ref is not None:
-            return ref
+    def dict_(self, o: dict) -> None:
+        if self.seen(o):
+            return
         if self.plain.issuperset(map(type, o)) and self.plain.issuperset(map(type, o.values())):
-            return [DICTP, o]  # a msgpack map
-        keys = self.items(list(o))  # keys first, then values: the reader's order
-        return [DICT, *keys, *self.items(list(o.values()))]
+            self.out.pack([DICTP, o])  # a msgpack map
+            return
+        # [DICT, key mode, keys, value mode, values]: a DICT node whose keys are a node's tail
+        out = self.out
+        out.pack_array_header(5)
+        out.pack(DICT)
+        self.items(list(o))  # keys first, then values: the reader's order
+        self.items(list(o.values()))
+
+    def items(self, items: list[Any]) -> None:
+        """``mode, items`` (two msgpack values, no array around them)."""
+        kinds = set(map(type, items))
+        if kinds <= self.plain:
+            self.out.pack(PLAIN)
+            self.out.pack(items)
+        elif kinds == _TUPLE and self.plain.issuperset(map(type, chain.from_iterable(items))):
+            self.out.pack(TUPLES)
+            self.out.pack(items)
+        else:
+            self.out.pack(NODES)
+            self.out.pack_array_header(len(items))
+            for x in items:
+                self.value(x)
 
     # Scalars only the careful pass sees.
 
-    def int_(self, o: int) -> Any:
+    def int_(self, o: int) -> None:
         if _INT_MIN <= o <= _INT_MAX:
-            return o
-        return [BIGINT, o.to_bytes((o.bit_length() + 8) // 8, "big", signed=True)]
+            self.out.pack(o)
+        else:
+            self.out.pack([BIGINT, o.to_bytes((o.bit_length() + 8) // 8, "big", signed=True)])
 
-    def str_(self, o: str) -> Any:
+    def str_(self, o: str) -> None:
         try:
             o.encode()
         except UnicodeEncodeError:
-            return [SURROGATES, o.encode("utf-8", "surrogatepass")]
-        return o
+            self.out.pack([SURROGATES, o.encode("utf-8", "surrogatepass")])
+            return
+        self.out.pack(o)
 
     # numpy
 
-    def ndarray(self, a: np.ndarray) -> list[Any]:
-        ref = self.seen(a)
-        if ref is not None:
-            return ref
-        return _array_node(a)
+    def ndarray(self, a: np.ndarray) -> None:
+        if not self.seen(a):
+            self.out.pack(_array_node(a))
 
-    def npscalar(self, x: np.generic) -> list[Any]:
+    def npscalar(self, x: np.generic) -> None:
         if x.dtype.kind not in _KINDS:
             raise TypeError(f"the snapshot codec does not write numpy {x.dtype} scalars")
-        return [NPSCALAR, x.dtype.str, x.tobytes()]
+        self.out.pack([NPSCALAR, x.dtype.str, x.tobytes()])
 
     # objects
 
-    def obj(self, o: Any) -> list[Any]:
-        ref = self.seen(o)
-        if ref is not None:
-            return ref
+    def obj(self, o: Any) -> None:
+        if self.seen(o):
+            return
         t = type(o)
         slots = self.slots.get(t)
         if slots is None:
@@ -259,19 +307,23 @@ class _Encoder:
                 self.sklearn |= t.__module__.startswith("sklearn.")
             shape = self.shapes[key] = len(self.shape_rows)
             self.shape_rows.append([cls, names])
-        return [OBJ, shape, *[self.value(v) for v in values]]
+        out = self.out
+        out.pack_array_header(2 + len(values))
+        out.pack(OBJ)
+        out.pack(shape)
+        for v in values:
+            self.value(v)
 
-    def tree(self, t: Any) -> list[Any]:
+    def tree(self, t: Any) -> None:
         # scikit-learn's own reduction of a Tree: Tree(n_features, n_classes, n_outputs) and a
         # state of plain numbers and two arrays (the nodes' record array, the leaf values).
-        ref = self.seen(t)
-        if ref is not None:
-            return ref
+        if self.seen(t):
+            return
         self.sklearn = True
         _, (n_features, n_classes, n_outputs), st = t.__reduce__()
-        return [TREE, int(n_features), _array_node(np.asarray(n_classes)), int(n_outputs),
-                int(st["max_depth"]), int(st["node_count"]), st["nodes"].tobytes(),
-                _array_node(st["values"])]
+        self.out.pack([TREE, int(n_features), _array_node(np.asarray(n_classes)),
+                       int(n_outputs), int(st["max_depth"]), int(st["node_count"]),
+                       st["nodes"].tobytes(), _array_node(st["values"])])
 
 
 @contextmanager
@@ -297,20 +349,13 @@ def encode(state: Any) -> bytes:
     """``state`` as msgpack; `TypeError` if it holds anything this codec does not write."""
     for careful in (False, True):
         enc = _Encoder(careful)
-        with _no_gc():
-            root = enc.value(state)
-        classes = [_class_name(t) for t in enc.classes]
-        sklearn_version = None
-        if enc.sklearn:
-            import sklearn
-
-            sklearn_version = sklearn.__version__
         try:
-            return msgpack.packb([sklearn_version, classes, enc.shape_rows, root],
-                                 use_bin_type=True)
+            return enc.encode(state)
         except (OverflowError, UnicodeEncodeError):
             if careful:
                 raise
+        finally:
+            enc.by_type.clear()  # its bound methods make a cycle: free the buffer now
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -353,6 +398,8 @@ class _Shape:
         for n in names:
             if n not in slots and not has_dict:
                 raise DecodeError(f"{_class_name(cls)} has no attribute slot {n!r}")
+            if n in slots and type(slots[n]) is not types.MemberDescriptorType:
+                raise DecodeError(f"{_class_name(cls)}.{n} is not a plain slot")
         self.cls = cls
         self.names = names
         # (index, slot descriptor) of the attributes in slots; the rest go to the __dict__
@@ -382,11 +429,17 @@ class _Decoder:
         if mode == PLAIN:
             return vs
         if mode == TUPLES:
-            return list(map(tuple, vs))
+            vs[:] = map(tuple, vs)
+            return vs
         if mode != NODES:
             raise DecodeError(f"unknown item mode {mode!r}")
+        # In place: each node read is dropped at once, so the unpacked payload is freed as the
+        # state is built instead of both being held whole.
         tags = self.tags
-        return [tags[v[0]](v) if type(v) is list else v for v in vs]
+        for i, v in enumerate(vs):
+            if type(v) is list:
+                vs[i] = tags[v[0]](v)
+        return vs
 
     def new(self, o: Any) -> Any:
         self.objs.append(o)
@@ -453,7 +506,12 @@ class _Decoder:
             raise DecodeError(f"{_class_name(shape.cls)} with the wrong number of attributes")
         # No __init__, no __setstate__: an empty instance, then its attributes.
         o = self.new(object.__new__(shape.cls))
-        values = self.items(NODES, v[2:])
+        tags = self.tags
+        for i in range(2, len(v)):  # in place, as `items`
+            x = v[i]
+            if type(x) is list:
+                v[i] = tags[x[0]](x)
+        values = v[2:]
         for i, desc in shape.slots:
             desc.__set__(o, values[i])
         if shape.plain:
@@ -525,16 +583,16 @@ def _array(v: Any) -> np.ndarray:
     return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
 
 
-def decode(payload: bytes, settings: Settings) -> Any:
+def decode(payload: bytes | memoryview, settings: Settings) -> Any:
     """The state `encode` wrote, with ``settings`` wherever it had the settings; `DecodeError`
     when the payload names a class a snapshot may not, or is not one `encode` wrote."""
     with _no_gc():
         return _decode(payload, settings)
 
 
-def _decode(payload: bytes, settings: Settings) -> Any:
+def _decode(payload: bytes | memoryview, settings: Settings) -> Any:
     try:
-        sklearn_version, classes, shape_rows, root = msgpack.unpackb(
+        root, sklearn_version, classes, shape_rows = msgpack.unpackb(
             payload, raw=False, strict_map_key=False, use_list=True)
     except (ValueError, TypeError, msgpack.UnpackException) as e:
         raise DecodeError(f"not a msgpack snapshot: {e}") from None
@@ -556,4 +614,8 @@ def _decode(payload: bytes, settings: Settings) -> Any:
                 or not 0 <= row[0] < len(resolved):
             raise DecodeError("bad shape")
         shapes.append(_Shape(resolved[row[0]], row[1]))
-    return _Decoder(settings, shapes).value(root)
+    dec = _Decoder(settings, shapes)
+    try:
+        return dec.value(root)
+    finally:
+        dec.tags.clear()  # its bound methods make a cycle: free the decoder now

@@ -38,8 +38,10 @@ class SnapshotRejected(ValueError):
     snapshot may not hold."""
 
 
-def _tag(key: bytes, payload: bytes) -> bytes:
-    return hmac.digest(key, MAGIC + bytes([FORMAT]) + payload, "sha256")
+def _tag(key: bytes, payload: bytes | memoryview) -> bytes:
+    mac = hmac.new(key, MAGIC + bytes([FORMAT]), "sha256")
+    mac.update(payload)  # no copy of a payload of tens of MB
+    return mac.digest()
 
 
 def seal(state: Any, key: bytes) -> bytes:
@@ -56,7 +58,7 @@ def unseal(blob: bytes, settings: Settings, key: bytes) -> Any:
     if blob[len(MAGIC)] != FORMAT:
         old = " (pickle, no longer read)" if blob[len(MAGIC)] == 1 else ""
         raise SnapshotRejected(f"snapshot format {blob[len(MAGIC)]}{old} != {FORMAT}")
-    tag, payload = blob[head:head + _TAG], blob[head + _TAG:]
+    tag, payload = blob[head:head + _TAG], memoryview(blob)[head + _TAG:]  # not a copy
     if not hmac.compare_digest(tag, _tag(key, payload)):
         raise SnapshotRejected("snapshot authentication failed (altered, or another key)")
     try:

@@ -39,7 +39,7 @@ def _forge(payload: bytes, fmt: int = FORMAT, key: bytes = KEY) -> bytes:
 
 
 def _payload(classes: list, shapes: list, root: object, sklearn: str | None = None) -> bytes:
-    return msgpack.packb([sklearn, classes, shapes, root], use_bin_type=True)
+    return msgpack.packb([root, sklearn, classes, shapes], use_bin_type=True)
 
 
 class _Shell:
@@ -353,11 +353,11 @@ def test_a_tree_that_would_make_the_forest_loop_or_read_out_of_bounds_is_refused
                 tamper(x, field, value)
 
     for field, value in (("left_child", 0), ("right_child", 10**6), ("feature", 3)):
-        sk, classes, shapes, root = msgpack.unpackb(ok, raw=False, strict_map_key=False)
+        root, sk, classes, shapes = msgpack.unpackb(ok, raw=False, strict_map_key=False)
         tamper(root, field, value)
         with pytest.raises(SnapshotRejected, match="bad tree"):
             unseal(_forge(_payload(classes, shapes, root, sk)), load(), KEY)
-    sk, classes, shapes, root = msgpack.unpackb(ok, raw=False, strict_map_key=False)
+    root, sk, classes, shapes = msgpack.unpackb(ok, raw=False, strict_map_key=False)
     with pytest.raises(SnapshotRejected, match="scikit-learn"):
         unseal(_forge(_payload(classes, shapes, root, "0.1")), load(), KEY)
 
