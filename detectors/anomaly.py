@@ -13,8 +13,9 @@ through `bind`), never events directly: `observe` only notes which sellers were 
   ``max_fit`` of them, a deterministic sample (the smallest BLAKE2b hashes of their ids) — and
   fits scikit-learn's ``IsolationForest`` with a fixed ``random_state``. The fitted model, the
   sample's pooled rates (the shrinkage targets below), per-feature medians and MADs (for the
-  evidence) and score quantiles are kept; all of it pickles with the detector. Sellers with
-  fewer than ``min_orders`` orders in 30 days and no invoices or customs are left out.
+  evidence) and score quantiles are kept; all of it goes into the detection snapshot (the
+  forest's trees as their own arrays). Sellers with fewer than ``min_orders`` orders in 30 days
+  and no invoices or customs are left out.
 * **Score between refits.** Every ``score_hours``, the sellers active since the last scoring are
   read and scored. Those beyond the ``1 − top_share`` quantile of the fitted sample's scores get
   a finding whose score rises linearly from ``min_score`` at that quantile to ``max_score`` at

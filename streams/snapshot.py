@@ -6,95 +6,47 @@ by the ``snapshot`` key of `config.keys`) is checked, in constant time, before a
 payload is decoded: a snapshot written by anyone without the key (whoever can write the Redis
 key) is rejected, and the stage rebuilds from the sequenced topic.
 
-The payload is the engine's state in pickle's format, read by an unpickler that resolves only
-the classes of the engine's own state (classes defined in Credence's packages, and in
-`ALLOWED` numpy's arrays and the anomaly model's scikit-learn trees) and nothing callable besides: even a
-payload that passed the tag (a leaked key) cannot name ``os.system`` or any other function, so
-reading it cannot run code (the restriction the Python documentation gives, "Restricting
-Globals"). The settings (credentials, keys) are never written into it: a reference stands in
+The payload is data, not a program: the engine's state in msgpack with explicit type tags
+(`streams.codec`), whose reader builds only containers, numpy arrays of numbers, and instances
+of the engine's own classes (and the anomaly model's scikit-learn trees) without calling their
+code. Even a payload that passed the tag (a leaked key) cannot name ``os.system`` or any other
+function. The settings (credentials, keys) are never written into it: a placeholder stands in
 for them, replaced by the running worker's own settings when read.
+
+Format 1 was pickle's format read by a restricted unpickler; a format-1 snapshot is refused
+(by its version byte, before its tag is even computed) and the stage rebuilds from the topic.
 """
 
 from __future__ import annotations
 
-import copyreg
 import hmac
-import io
-import pickle  # noqa: S403 - restricted to ALLOWED on load, and authenticated first
 from typing import Any
 
 from config.settings import Settings
+from streams.codec import DecodeError, decode, encode
 
-__all__ = ["seal", "unseal", "ALLOWED", "OWN_PACKAGES", "SnapshotRejected"]
+__all__ = ["seal", "unseal", "SnapshotRejected", "FORMAT"]
 
 MAGIC = b"CRDSNAP"
-FORMAT = 1
+#: 2: msgpack with type tags (`streams.codec`); 1 (pickle) is no longer read
+FORMAT = 2
 _TAG = 32
 
-#: Credence's own packages: a snapshot may name any *class* defined in them (the engine's state
-#: is made of them; their constructors run no code from their arguments)
-OWN_PACKAGES: tuple[str, ...] = ("credence.", "detectors.", "streams.")
-#: and these classes and array constructors of other libraries, nothing else
-ALLOWED: frozenset[tuple[str, str]] = frozenset({
-    ("collections", "deque"),
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("sklearn.ensemble._iforest", "IsolationForest"),
-    ("sklearn.tree._classes", "ExtraTreeRegressor"),
-    ("sklearn.tree._tree", "Tree"),
-})
 
 class SnapshotRejected(ValueError):
-    """A snapshot that is not ours, was altered, or names something outside `ALLOWED`."""
+    """A snapshot that is not ours, was altered, is of another format, or names something a
+    snapshot may not hold."""
 
 
-def _live_settings() -> Settings:  # pragma: no cover - replaced at load by the reader's own
-    raise SnapshotRejected("a snapshot's settings are the running worker's")
-
-
-def _settings_reference(_: Settings) -> tuple:
-    return _live_settings, ()
-
-
-class _Pickler(pickle.Pickler):
-    # A dispatch-table entry (a dict lookup per type in the C pickler) rather than
-    # persistent_id (a Python call per object: twice as slow on a 28 MB state).
-    dispatch_table = {**copyreg.dispatch_table, Settings: _settings_reference}
-
-    def __init__(self, buf: io.BytesIO) -> None:
-        super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, buf: io.BytesIO, settings: Settings) -> None:
-        super().__init__(buf)
-        self._settings = settings
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == (__name__, _live_settings.__name__):
-            return lambda: self._settings
-        if (module, name) in ALLOWED:
-            return super().find_class(module, name)
-        if module.startswith(OWN_PACKAGES) and "." not in name:
-            obj = super().find_class(module, name)
-            if isinstance(obj, type) and obj.__module__ == module:
-                return obj
-        raise SnapshotRejected(f"snapshot names {module}.{name}, which a snapshot may not")
-
-
-def _tag(key: bytes, payload: bytes) -> bytes:
-    return hmac.digest(key, MAGIC + bytes([FORMAT]) + payload, "sha256")
+def _tag(key: bytes, payload: bytes | memoryview) -> bytes:
+    mac = hmac.new(key, MAGIC + bytes([FORMAT]), "sha256")
+    mac.update(payload)  # no copy of a payload of tens of MB
+    return mac.digest()
 
 
 def seal(state: Any, key: bytes) -> bytes:
     """``state`` as an authenticated snapshot (the settings left out)."""
-    buf = io.BytesIO()
-    _Pickler(buf).dump(state)
-    payload = buf.getvalue()
+    payload = encode(state)
     return MAGIC + bytes([FORMAT]) + _tag(key, payload) + payload
 
 
@@ -104,13 +56,14 @@ def unseal(blob: bytes, settings: Settings, key: bytes) -> Any:
     if len(blob) < head + _TAG or not blob.startswith(MAGIC):
         raise SnapshotRejected("not a sealed Credence snapshot")
     if blob[len(MAGIC)] != FORMAT:
-        raise SnapshotRejected(f"snapshot format {blob[len(MAGIC)]} != {FORMAT}")
-    tag, payload = blob[head:head + _TAG], blob[head + _TAG:]
+        old = " (pickle, no longer read)" if blob[len(MAGIC)] == 1 else ""
+        raise SnapshotRejected(f"snapshot format {blob[len(MAGIC)]}{old} != {FORMAT}")
+    tag, payload = blob[head:head + _TAG], memoryview(blob)[head + _TAG:]  # not a copy
     if not hmac.compare_digest(tag, _tag(key, payload)):
         raise SnapshotRejected("snapshot authentication failed (altered, or another key)")
     try:
-        return _Unpickler(io.BytesIO(payload), settings).load()
-    except SnapshotRejected:
-        raise
+        return decode(payload, settings)
+    except DecodeError as e:
+        raise SnapshotRejected(str(e)) from None
     except Exception as e:  # a payload we sealed ourselves but cannot read: rebuild
         raise SnapshotRejected(f"snapshot unreadable: {type(e).__name__}: {e}") from None

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
+from config.settings import load
 from detectors.base import Detector, Finding
+from streams.codec import decode, encode
 
-__all__ = ["MIN", "run"]
+__all__ = ["MIN", "run", "snapshot_copy"]
+
+T = TypeVar("T")
 
 MIN = 60_000
 
@@ -31,4 +36,10 @@ def run(det: Detector, events: Iterable, tick: int = MIN, *, extra_ticks: int = 
         out += det.evaluate(end)
         for k in range(1, extra_ticks + 1):
             out += det.evaluate(end + k * tick)
+    return out
+
+
+def snapshot_copy(state: T) -> T:
+    """``state`` written and read back as the detection stage's snapshot does it."""
+    out: Any = decode(encode(state), load())
     return out

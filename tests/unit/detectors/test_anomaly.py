@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import random
 
 import numpy as np
@@ -13,6 +12,7 @@ from credence.store.memory import MemoryStore
 from detectors.anomaly import FeatureAnomaly
 from detectors.base import Finding
 from tests.unit.detectors import support
+from tests.unit.detectors.support import snapshot_copy
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -106,8 +106,8 @@ def test_fitted_model_survives_pickling():
     cut = next(i for i, e in enumerate(events) if e.ts >= T0 + 4 * DAY)
     run(det, events[:cut], store, model)
     assert det._forest is not None
-    # The detection stage pickles the whole engine, the store with it.
-    clone_det, clone_store = pickle.loads(pickle.dumps((det, store)))
+    # The detection stage snapshots the whole engine, the store with it.
+    clone_det, clone_store = snapshot_copy((det, store))
     assert clone_det._store is clone_store
     x = np.zeros((1, len(det._median)))
     assert np.array_equal(det._forest.score_samples(x), clone_det._forest.score_samples(x))

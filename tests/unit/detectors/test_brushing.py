@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pickle
 import random
 
 from credence.contract import Order, Review
 from detectors.brushing import Brushing
-from tests.unit.detectors.support import run
+from tests.unit.detectors.support import run, snapshot_copy
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -147,6 +146,6 @@ def test_snapshot_gives_the_same_findings():
     cut = next(i for i, e in enumerate(events) if e.ts >= T0 + 4 * DAY + 3 * HOUR)
     det = Brushing()
     run(det, events[:cut])
-    clone = pickle.loads(pickle.dumps(det))
+    clone = snapshot_copy(det)
     a = [vars(f) for f in run(det, events[cut:])]
     assert a and a == [vars(f) for f in run(clone, events[cut:])]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from credence.store.memory import MemoryStore
 from detectors import detector_classes
 from detectors.base import Detector, Finding
 from tests.unit.detectors import support
-from tests.unit.detectors.support import run
+from tests.unit.detectors.support import run, snapshot_copy
 from tests.unit.detectors.test_anomaly import market
 
 DAY = 86_400_000
@@ -82,7 +81,7 @@ class _Bench:
 
     def clone(self) -> _Bench:
         """What the detection stage's snapshot restores (the store travels with the detector)."""
-        det, store = pickle.loads(pickle.dumps((self.det, self.store)))
+        det, store = snapshot_copy((self.det, self.store))
         return _Bench(det, store, self.model)
 
 
@@ -163,8 +162,8 @@ def test_state_is_bounded_by_the_window(det_cls):
     assert long.state_size() <= max(1.5 * short.state_size(), short.state_size() + 500)
 
 
-def test_state_pickles(det_cls):
-    """The detection stage snapshots detector state with pickle: a snapshot taken mid-stream
+def test_state_survives_a_snapshot(det_cls):
+    """The detection stage snapshots detector state (`streams.codec`): a snapshot taken mid-stream
     goes on to find what the original finds."""
     events = _positive(det_cls.name)
     cut = len(events) // 2

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pickle
 import random
 
 from credence.contract import Order, Review
 from detectors.base import Finding
 from detectors.cycles import CircularTrading
-from tests.unit.detectors.support import run
+from tests.unit.detectors.support import run, snapshot_copy
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -167,7 +166,7 @@ def test_snapshot_mid_ring_gives_the_same_findings():
     cut = next(i for i, e in enumerate(events) if e.ts >= T0 + 2 * DAY + 2 * HOUR)
     det = CircularTrading()
     run(det, events[:cut])
-    clone = pickle.loads(pickle.dumps(det))
+    clone = snapshot_copy(det)
     a = [vars(f) for f in run(det, events[cut:])]
     b = [vars(f) for f in run(clone, events[cut:])]
     assert a == b and a

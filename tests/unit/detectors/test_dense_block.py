@@ -3,14 +3,13 @@ a dense block, and flash sales, B2B bulk buyers and loyal customers left alone."
 
 from __future__ import annotations
 
-import pickle
 import random
 
 import pytest
 
 from credence.contract import Order
 from detectors.dense_block import DenseBlock, peel
-from tests.unit.detectors.support import run
+from tests.unit.detectors.support import run, snapshot_copy
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -147,12 +146,12 @@ def test_typical_density_falls_back_to_the_cold_floor_on_a_small_graph():
     assert det._typical == det.cold_floor
 
 
-def test_state_pickles_midway():
+def test_state_survives_a_snapshot_midway():
     w = World(buyers=600)
     w.ring("s_client")
     ev = w.sorted()
     half = len(ev) * 2 // 3
     a = DenseBlock()
     run(a, ev[:half])
-    b = pickle.loads(pickle.dumps(a))
+    b = snapshot_copy(a)
     assert [vars(f) for f in run(a, ev[half:])] == [vars(f) for f in run(b, ev[half:])]

@@ -3,14 +3,13 @@ the bursts that are not manipulation (a flash sale, an eager repeat customer).""
 
 from __future__ import annotations
 
-import pickle
 import random
 
 import pytest
 
 from credence.contract import Order
 from detectors.edge_burst import EdgeBurst, midas_score
-from tests.unit.detectors.support import run
+from tests.unit.detectors.support import run, snapshot_copy
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -109,12 +108,12 @@ def test_sketches_are_fixed_and_aggregates_expire():
     assert float(det._cur.max()) < 1e-6  # current counts decayed away
 
 
-def test_state_pickles_midway():
+def test_state_survives_a_snapshot_midway():
     w = World(households=150)
     w.ring("s_client")
     ev = w.sorted()
     half = len(ev) // 2
     a = EdgeBurst()
     run(a, ev[:half])
-    b = pickle.loads(pickle.dumps(a))
+    b = snapshot_copy(a)
     assert [vars(f) for f in run(a, ev[half:])] == [vars(f) for f in run(b, ev[half:])]

@@ -3,13 +3,12 @@ clusters that must stay quiet (households, a campus NAT, camouflage victims)."""
 
 from __future__ import annotations
 
-import pickle
 import random
 
 from credence.contract import Event, Order, Review
 from detectors.base import Finding
 from detectors.identity import SockPuppets
-from tests.unit.detectors.support import run
+from tests.unit.detectors.support import run, snapshot_copy
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -192,14 +191,14 @@ def test_hub_identifier_stops_linking():
     assert det._root("locker0") != det._root("locker5")  # linked before it was a hub
 
 
-def test_state_pickles_midway():
+def test_state_survives_a_snapshot_midway():
     w = World()
     w.ring("s_client")
     ev = w.sorted()
     half = len(ev) // 2
     a = SockPuppets()
     run(a, ev[:half])
-    b = pickle.loads(pickle.dumps(a))
+    b = snapshot_copy(a)
     assert [vars(f) for f in run(a, ev[half:])] == [vars(f) for f in run(b, ev[half:])]
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
 import random
 
 from credence.contract import Order, Record, Refund
 from detectors.base import Finding
 from detectors.records import ConjuredRecords
 from tests.unit.detectors import support
+from tests.unit.detectors.support import snapshot_copy
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -163,7 +163,7 @@ def test_snapshot_gives_the_same_findings():
     cut = next(i for i, e in enumerate(events) if e.ts >= T0 + 8 * DAY)
     det = ConjuredRecords()
     run(det, events[:cut])
-    clone = pickle.loads(pickle.dumps(det))
+    clone = snapshot_copy(det)
     a = [vars(f) for f in run(det, events[cut:])]
     assert a and a == [vars(f) for f in run(clone, events[cut:])]
 
