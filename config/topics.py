@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
 from config.settings import Settings
 
 __all__ = ["TopicSpec", "topic_specs", "create_topics", "SEQUENCED", "TopicError",
-           "ALERT_RETENTION_DAYS", "POLICY"]
+           "ALERT_RETENTION_DAYS", "POLICY", "CASEWORK"]
 
 Cleanup = Literal["delete", "compact"]
 
@@ -21,6 +22,9 @@ SEQUENCED = "credence-sequenced"
 ALERT_RETENTION_DAYS = 400
 # Supervisors' run-time changes of the blacklist threshold and alert cool-down (credence.tuning).
 POLICY = "credence-policy"
+# Inspectors' assignments and notes (credence.workbench): the workbench's read model is rebuilt
+# from the topics when lost, and these exist nowhere else.
+CASEWORK = "credence-casework"
 
 
 class TopicError(RuntimeError):
@@ -63,6 +67,9 @@ def topic_specs(settings: Settings, partitions: int | None = None) -> list[Topic
         TopicSpec(t("dead-letters"), n),
         # Run-time policy changes (credence.tuning): compacted, the latest value per setting.
         TopicSpec(t(POLICY), 1, "compact"),
+        # Assignments and notes, in one total order (the latest assignment wins), kept as long
+        # as the alerts whose cases they belong to.
+        TopicSpec(t(CASEWORK), 1, config={"retention.ms": str(ALERT_RETENTION_DAYS * 86_400_000)}),
         # One partition is the point: a total order for the detection stage. A day of retention
         # covers any restart from the last detection snapshot (CREDENCE_SNAPSHOT_SECONDS).
         TopicSpec(t(SEQUENCED), 1, config={"retention.ms": str(24 * 3600 * 1000),
@@ -71,8 +78,10 @@ def topic_specs(settings: Settings, partitions: int | None = None) -> list[Topic
 
 
 def create_topics(settings: Settings, partitions: int | None = None,
-                  timeout: float = 15.0) -> dict[str, str]:
-    """Create the missing topics; return ``{name: "created" | "exists"}``."""
+                  timeout: float = 15.0, only: Collection[str] | None = None) -> dict[str, str]:
+    """Create the missing topics (of ``only``, names without the prefix, if given); return
+    ``{name: "created" | "exists"}``. A principal sees only the topics its ACLs name, so one
+    that is not the admin passes the topics it uses: any other looks missing to it."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
@@ -80,6 +89,9 @@ def create_topics(settings: Settings, partitions: int | None = None,
 
     admin = admin_client(settings)
     specs = topic_specs(settings, partitions)
+    if only is not None:
+        wanted = {settings.topic(x) for x in only}
+        specs = [s for s in specs if s.name in wanted]
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as e:

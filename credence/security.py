@@ -26,7 +26,7 @@ from typing import Any
 
 from config import credentials
 from config.settings import Settings
-from config.topics import POLICY, SEQUENCED
+from config.topics import CASEWORK, POLICY, SEQUENCED
 from credence.contract import INPUT_TOPICS, OUTPUT_TOPICS
 
 __all__ = ["ROLES", "PRINCIPALS", "REDIS_USER", "REDIS_USERS", "Grant", "grants", "SecurityError",
@@ -114,6 +114,8 @@ def grants(role: str, name: str, s: Settings) -> list[Grant]:
                 Grant("topic", t("decisions"), "WRITE"),
                 # Run-time policy: supervisors change it through the workbench.
                 Grant("topic", t(POLICY), "READ"), Grant("topic", t(POLICY), "WRITE"),
+                # Assignments and notes, the workbench's own record of its casework.
+                Grant("topic", t(CASEWORK), "READ"), Grant("topic", t(CASEWORK), "WRITE"),
                 own_groups]
     if role == "lender":
         return [Grant("topic", t("credit-scores"), "READ"), own_groups]

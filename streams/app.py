@@ -31,7 +31,7 @@ from faust.web import Request, Response, View
 
 from config.settings import Settings
 from config.topics import POLICY, SEQUENCED, create_topics
-from credence.contract import INPUT_TOPICS
+from credence.contract import INPUT_TOPICS, OUTPUT_TOPICS
 from credence.engine import Outputs
 from credence.store.redis import aconnect
 from streams.detect import DetectionStage, output_id
@@ -508,7 +508,7 @@ def run_worker(settings: Settings, loglevel: str = "info", role: Role = "all") -
         # then checked before the first write (Runtime.ingest).
         log.warning("Redis at %s does not answer (%s); its eviction policy is checked when it "
                     "does", settings.redis, e)
-    create_topics(settings)
+    create_topics(settings, only=(*INPUT_TOPICS, *OUTPUT_TOPICS, POLICY, SEQUENCED))
     (settings.home / "worker").mkdir(parents=True, exist_ok=True)
     app = create_app(settings, role)
     worker = BoundedWorker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)

@@ -246,6 +246,16 @@ async def queue_version(request: web.Request) -> web.Response:
     return web.json_response({"version": await _run(_wb(request).model.version)})
 
 
+async def _casework(wb: Workbench, row: dict[str, Any]) -> None:
+    """Send an assignment or note to its topic (durable first), then show it at once; the feed
+    applies it again when it reads it back, which changes nothing."""
+    try:
+        await _run(wb.sender.send_casework, row)
+    except DecisionError as e:
+        raise web.HTTPServiceUnavailable(text=str(e)) from None
+    await _run(wb.model.apply_casework, row)
+
+
 async def next_unassigned(request: web.Request) -> web.StreamResponse:
     """Take the most urgent case nobody has: assign it to me and open it."""
     wb = _wb(request)
@@ -254,7 +264,8 @@ async def next_unassigned(request: web.Request) -> web.StreamResponse:
     entity = await _run(wb.model.next_unassigned)
     if entity is None:
         raise web.HTTPSeeOther("/queue?none=1")
-    await _run(wb.model.assign, entity, s.user.name, s.user.name)
+    await _casework(wb, ReadModel.casework_row("assign", entity, s.user.name,
+                                                 assignee=s.user.name))
     raise web.HTTPSeeOther(f"/case/{quote(entity, safe='')}")
 
 
@@ -307,7 +318,8 @@ async def assign(request: web.Request) -> web.StreamResponse:
     s = _session(request)
     assert s is not None  # noqa: S101
     entity = request.match_info["entity"]
-    await _run(wb.model.assign, entity, s.user.name, s.user.name)
+    await _casework(wb, ReadModel.casework_row("assign", entity, s.user.name,
+                                                 assignee=s.user.name))
     raise web.HTTPSeeOther(f"/case/{quote(entity, safe='')}")
 
 
@@ -319,7 +331,7 @@ async def add_note(request: web.Request) -> web.StreamResponse:
     text = str((await request.post()).get("note", "")).strip()
     if not text or len(text) > MAX_REASON:
         raise web.HTTPBadRequest(text=f"a note is 1-{MAX_REASON} characters")
-    await _run(wb.model.add_note, entity, s.user.name, text)
+    await _casework(wb, ReadModel.casework_row("note", entity, s.user.name, note=text))
     raise web.HTTPSeeOther(f"/case/{quote(entity, safe='')}#notes")
 
 

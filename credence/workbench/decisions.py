@@ -63,6 +63,12 @@ class DecisionSender:
 
         self.send([change], timeout, topic=POLICY, key_field="setting")
 
+    def send_casework(self, row: dict[str, Any], timeout: float = 15.0) -> None:
+        """An assignment or a note (`ReadModel.casework_row`), keyed by its entity."""
+        from config.topics import CASEWORK
+
+        self.send([row], timeout, topic=CASEWORK, key_field="entity_id")
+
     def send(self, events: list[dict[str, Any]], timeout: float = 15.0,
              topic: str = "decisions", key_field: str = "entity_id") -> None:
         errors: list[str] = []

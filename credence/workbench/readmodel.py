@@ -1,7 +1,7 @@
 """The workbench's read model in Redis: cases, open alerts, listings, scores, decisions, audit.
 
 It is a projection of four topics (``alerts``, ``blacklist``, ``credit-scores``, ``decisions``)
-plus what only the workbench knows (assignments, notes). Every key is under
+plus the workbench's own casework (assignments, notes; ``credence-casework``). Every key is under
 ``<CREDENCE_KEY_PREFIX>-inspect`` (`Settings.inspect_prefix`), written by the ``inspect`` Redis
 user, and the topic offsets applied are kept with it (``:offsets``): a read model that is lost
 (or never built) is rebuilt by reading the topics from their start.
@@ -13,9 +13,10 @@ decision names it (``alert_id``) or, without one, until any decision about that 
 decision read before the alert it names (topics are read side by side) is remembered, so the
 alert arrives closed.
 
-Assignments and notes exist only here (no topic carries them): Redis's append-only file keeps
-them, and losing Redis loses them - the decisions themselves, their reasons included, are on
-``decisions``.
+Assignments and notes go to ``credence-casework`` first (acks=all) and are then applied here
+like any message of the topics, so a lost read model gets them back with the rest (issue 13,
+item 4); applying one twice changes nothing (its audit row is the message itself, scored by its
+own time).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import orjson
 
 from config.settings import Settings
-from config.topics import POLICY
+from config.topics import CASEWORK, POLICY
 from credence.contract import parse_ts
 from credence.scoring import reason_text
 
@@ -36,7 +37,8 @@ __all__ = ["ReadModel", "TOPICS", "QueueFilter", "SEVERITY_RANK", "band_of"]
 
 # The topics the read model is a projection of (names without the prefix): the contract's, and
 # the run-time policy changes of supervisors (credence.tuning).
-TOPICS: tuple[str, ...] = ("alerts", "blacklist", "credit-scores", "decisions", POLICY)
+TOPICS: tuple[str, ...] = ("alerts", "blacklist", "credit-scores", "decisions", POLICY,
+                           CASEWORK)
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 
 # Score bands for lenders: 350-950 in five steps, A best.
@@ -122,6 +124,8 @@ class ReadModel:
                 self._decision(d)
             elif topic == POLICY:
                 self._policy(d)
+            elif topic == CASEWORK:
+                self.apply_casework(d)
             else:
                 return False
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -232,20 +236,32 @@ class ReadModel:
 
     # ------------------------------------------------------------------ workbench's own
 
-    def assign(self, entity: str, user: str, by: str) -> None:
-        row = {"kind": "assign", "ts": _iso_now(), "entity_id": entity, "assignee": user,
-               "by": by}
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hset(self.k("assign"), entity, user)
-        pipe.zadd(self.k("audit"), {_j(row): _now_ms()})
-        pipe.incr(self.k("version"))
-        pipe.execute()
+    @staticmethod
+    def casework_row(kind: str, entity: str, by: str, *, assignee: str = "",
+                     note: str = "") -> dict[str, Any]:
+        """An assignment (``kind="assign"``) or a note, stamped now: the message sent to
+        ``credence-casework`` and, as it is, the audit row."""
+        if kind == "assign":
+            return {"kind": "assign", "ts": _iso_now(), "entity_id": entity,
+                    "assignee": assignee, "by": by}
+        if kind == "note":
+            return {"kind": "note", "ts": _iso_now(), "entity_id": entity, "by": by,
+                    "note": note}
+        raise ValueError(f"unknown casework kind {kind!r}")
 
-    def add_note(self, entity: str, user: str, text: str) -> None:
-        row = {"kind": "note", "ts": _iso_now(), "entity_id": entity, "by": user, "note": text}
+    def apply_casework(self, row: dict[str, Any]) -> None:
+        """Apply an assignment or a note (from the topic, or at once by the workbench that sent
+        it); idempotent. Assignments apply in the topic's order: the latest wins."""
+        kind, entity, ts = row["kind"], str(row["entity_id"]), parse_ts(row["ts"])
         pipe = self.r.pipeline(transaction=True)
-        pipe.zadd(self.k("notes", entity), {_j(row): _now_ms()})
-        pipe.zadd(self.k("audit"), {_j(row): _now_ms()})
+        if kind == "assign":
+            pipe.hset(self.k("assign"), entity, str(row["assignee"]))
+        elif kind == "note":
+            pipe.zadd(self.k("notes", entity), {_j(row): ts})
+        else:
+            raise ValueError(f"unknown casework kind {kind!r}")
+        pipe.zadd(self.k("audit"), {_j(row): ts})
+        pipe.incr(self.k("version"))
         pipe.execute()
 
     # ------------------------------------------------------------------ reading

@@ -28,6 +28,9 @@ class Recorder:
     def send_policy(self, change: dict[str, Any], timeout: float = 15.0) -> None:
         self.events.append(change)
 
+    def send_casework(self, row: dict[str, Any], timeout: float = 15.0) -> None:
+        self.events.append(row)
+
 
 def alert(aid: str, seller: str, detector: str = "sock_puppets", severity: str = "high",
           ts: str = "2026-09-22T02:11:38.178Z", score: float = 0.9) -> bytes:
@@ -228,6 +231,9 @@ async def test_assign_note_and_audit_with_csv(client):
     assert any(",decision,s1,seller,dismiss,bob,a1,a B2B customer" in x for x in lines)
     assert any(",assign,s1,,assigned to ann,ann" in x for x in lines)
     assert any("'=HYPERLINK" in x for x in lines)  # no formula for a spreadsheet
+    # Both went to the casework topic (the read model is rebuilt from it), stamped with the login.
+    assert [(e["kind"], e["by"]) for e in client.rec.events if e.get("kind") in (
+        "assign", "note")] == [("assign", "ann"), ("note", "ann")]
 
 
 async def test_logout_ends_the_session(client):
@@ -370,14 +376,22 @@ def test_read_model_is_fed_by_the_inspector_and_rebuilt_when_lost(env_factory, i
                      "action": "dismiss", "inspector": "ann", "ts": "2026-09-23T00:00:00Z",
                      "alert_id": "a2", "note": "fine"}])
         ins = as_principal(s, "inspector") if s.kafka_username else s
+        from credence.workbench.decisions import DecisionSender
+
+        # An inspector's assignment and note: sent to the casework topic as the workbench does.
+        sender = DecisionSender(ins)
+        sender.send_casework(ReadModel.casework_row("assign", "s1", "ann", assignee="ann"))
+        sender.send_casework(ReadModel.casework_row("note", "s1", "ann", note="calls Monday"))
         m = ReadModel(ins)
         feed = Feed(ins, m)
         feed.drain(idle=2, timeout=60)
         feed.stop()
-        assert feed.applied == 5 and feed.skipped == 0
-        first = [(r.entity_id, r.alerts, r.listed, r.score) for r in m.queue()]
-        assert first == [("s1", 1, True, 600)]
-        assert m.audit(inspector="ann")[0]["note"] == "fine"
+        assert feed.applied == 7 and feed.skipped == 0
+        first = [(r.entity_id, r.alerts, r.listed, r.score, r.assignee) for r in m.queue()]
+        assert first == [("s1", 1, True, 600, "ann")]
+        assert m.audit(inspector="ann", kind="decision")[0]["note"] == "fine"
+        notes = m.case("s1")["notes"]
+        assert [n["note"] for n in notes] == ["calls Monday"]
         # Lose it all; a new feed rebuilds it from the topics' start.
         admin = ReadModel(s)
         keys = list(admin.r.scan_iter(match=f"{s.inspect_prefix}:*"))
@@ -386,7 +400,9 @@ def test_read_model_is_fed_by_the_inspector_and_rebuilt_when_lost(env_factory, i
         feed = Feed(ins, m)
         feed.drain(idle=2, timeout=60)
         feed.stop()
-        assert [(r.entity_id, r.alerts, r.listed, r.score) for r in m.queue()] == first
+        assert [(r.entity_id, r.alerts, r.listed, r.score, r.assignee)
+                for r in m.queue()] == first
+        assert m.case("s1")["notes"] == notes
         # Its Redis user may read the worker's keys, never write them.
         if infra.secure:
             import redis
