@@ -75,6 +75,25 @@ def stack_down() -> None:
     Stack(settings()).down(echo=typer.echo)
 
 
+@stack_app.command("restart")
+def stack_restart(
+    service: Annotated[str, typer.Argument(help="kafka or redis")],
+    kill: Annotated[bool, typer.Option("--kill", help="SIGKILL it (a crash), not SIGTERM")]
+    = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for it to answer")] = 120.0,
+) -> None:
+    """Stop one service of the stack (or SIGKILL it) and start it again; its data stays.
+    Idempotent: a service that does not run is just started."""
+    from credence.stack import SERVICES, Stack, StackError
+
+    if service not in SERVICES:
+        raise UserError(f"unknown service {service!r} (kafka or redis)")
+    try:
+        Stack(settings()).restart(service, kill=kill, timeout=timeout, echo=typer.echo)
+    except StackError as e:
+        raise UserError(str(e)) from None
+
+
 @stack_app.command("status")
 def stack_status() -> None:
     """Show whether Kafka and Redis of the stack run; exit 1 if one does not."""
