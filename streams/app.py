@@ -400,6 +400,10 @@ def create_app(settings: Settings, role: Role = "all") -> faust.App:
         producer_acks=-1,
         producer_max_request_size=2 * 1024 * 1024,
         broker_commit_interval=1.0,
+        # A crashed (or SIGTERMed: it exits as a crash) worker never says goodbye: its partitions
+        # wait this long for it. faust's 60 s made every kill a minute of stalled input; the
+        # heartbeat (3 s) runs on the event loop, so a detection tick must stay well under it.
+        broker_session_timeout=settings.session_timeout_seconds,
         consumer_max_fetch_size=4 * 1024 * 1024,  # inputs may be up to 2 MiB (dead letters)
         stream_wait_empty=False,
     )
