@@ -1,0 +1,48 @@
+"""The fault suite, short (issue 12, item 6): each scenario of `credence chaos` at a small scale,
+plus regression tests for what it found. The long run is `credence chaos` (README)."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+from config.settings import Settings
+from credence.chaos.compare import memory_features, redis_features
+from tests.integration.support import consume_all, produce, wait_for
+
+pytestmark = pytest.mark.integration
+
+FAST = {"idle_seconds": 1.0, "batch_wait": 0.02, "snapshot_seconds": 2.0,
+        "session_timeout_seconds": 10.0}
+
+
+def _lagless(w) -> bool:
+    lags = [v for k, v in w.metrics().items() if k.startswith("credence_consumer_lag{")]
+    return bool(lags) and all(v == 0 for v in lags)
+
+
+def test_a_group_that_lost_its_offsets_republishes_no_dead_letter(env_factory, worker_factory):
+    """Found by the fault suite: a batch redelivered after a crash published its dead letters
+    again (1 duplicate in 2 SIGKILLs of 5,000 events). Here the redelivery is total and certain:
+    a second consumer group (no committed offsets) re-reads everything over the same Redis."""
+    s = env_factory(partitions=2, **FAST)
+    t0 = 1_790_000_000_000
+    good = [{"type": "order", "order_id": f"o{i}", "seller_id": f"s{i % 3}", "buyer_id": f"b{i}",
+             "amount": 5.0, "ts": t0 + i * 1000} for i in range(50)]
+    bad = [b"{oops " + str(i).encode() for i in range(7)]
+    produce(s, [*good, *bad])
+    w1 = worker_factory(s)
+    wait_for(lambda: len(consume_all(s, "dead-letters", idle=1, timeout=30)) >= len(bad), 120,
+             "the dead letters", w1)
+    wait_for(lambda: _lagless(w1), 120, "the first worker to finish", w1)
+    w1.kill()
+    w2 = worker_factory(s.model_copy(update={"worker_id": s.worker_id + "-again"}))
+    wait_for(lambda: _lagless(w2), 120, "the second group to re-read everything", w2)
+    time.sleep(2)
+    dls = consume_all(s, "dead-letters", idle=2, timeout=60)
+    src = [(d["source_topic"], d["partition"], d["offset"])
+           for d in (orjson.loads(m.value()) for m in dls)]
+    assert len(src) == len(set(src)) == len(bad), (len(src), w2.tail())
+    assert redis_features(s) == memory_features(s, [orjson.dumps(g) for g in good])
