@@ -46,3 +46,41 @@ def test_a_group_that_lost_its_offsets_republishes_no_dead_letter(env_factory, w
            for d in (orjson.loads(m.value()) for m in dls)]
     assert len(src) == len(set(src)) == len(bad), (len(src), w2.tail())
     assert redis_features(s) == memory_features(s, [orjson.dumps(g) for g in good])
+
+
+@pytest.fixture
+def stack(base_settings: Settings):
+    """The local stack of CREDENCE_HOME (the fault scenarios kill and restart its services)."""
+    from credence.stack import Stack
+    from tests.conftest import CI
+
+    st = Stack(base_settings)
+    if not all(x.running for x in st.status()):
+        msg = "the fault suite needs the local stack (`credence stack up`, `make test`)"
+        if CI:
+            pytest.fail(f"CI=true and {msg}")
+        pytest.skip(msg)
+    return st
+
+
+def test_redis_sigkill_keeps_scripts_and_transactions(redis_factory, stack):
+    """Found by the fault suite: after a Redis SIGKILL + restart, features were missing. Redis
+    logs a Lua script's writes (and a MULTI) as MULTI/EXEC in the append-only file and replays
+    them as the `default` user, whose ACL EXEC re-checks; with default's permissions off, every
+    one was dropped at load (redis/redis#14541). default stays off, now with permissions."""
+    from credence.store.redis import connect
+
+    s = redis_factory()
+    r = connect(s)
+    p = s.key_prefix
+    # Two writes: a script with one is logged as that command alone, without MULTI/EXEC.
+    r.eval("redis.call('SET', ARGV[1], 'script'); redis.call('SET', ARGV[2], 'script')", 0,
+           f"{p}:a", f"{p}:e")
+    with r.pipeline(transaction=True) as pipe:
+        pipe.set(f"{p}:b", "multi").set(f"{p}:c", "multi").execute()
+    r.set(f"{p}:d", "plain")
+    time.sleep(1.5)  # appendfsync everysec; a SIGKILL of Redis alone loses nothing written
+    stack.restart("redis", kill=True, echo=lambda m: None)
+    r = connect(s)
+    assert r.mget(f"{p}:a", f"{p}:e", f"{p}:b", f"{p}:c", f"{p}:d") == [
+        "script", "script", "multi", "multi", "plain"]
