@@ -56,13 +56,25 @@ class Expected:
 
 @dataclass
 class Published:
-    """What the stream published: raw values per topic (dead letters with their source)."""
+    """What the stream published: raw values per topic, and the output ids as they arrive
+    (parsed once each: a million-event run publishes tens of thousands)."""
 
     values: dict[str, list[bytes]] = field(default_factory=lambda: {t: [] for t in
                                                                     (*OUTPUT_TOPICS, "dead-letters")})
+    _ids: dict[str, Counter[str]] = field(default_factory=lambda: {t: Counter() for t in
+                                                                   OUTPUT_TOPICS})
+
+    def add(self, topic: str, value: bytes) -> None:
+        self.values[topic].append(value)
+        if topic in self._ids:
+            self._ids[topic][_oid(topic, value)] += 1
 
     def ids(self, topic: str) -> Counter[str]:
-        return Counter(_oid(topic, v) for v in self.values[topic])
+        return self._ids[topic]
+
+    def missing(self, expected: Expected) -> int:
+        """How many of replay's outputs have not been published (yet)."""
+        return sum(1 for t, c in expected.ids.items() for i in c if i not in self._ids[t])
 
 
 @dataclass

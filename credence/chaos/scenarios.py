@@ -31,6 +31,7 @@ import orjson
 from config.settings import Settings
 from credence.chaos.compare import (
     OUTPUT_TOPICS,
+    Expected,
     Published,
     diff,
     expected_from_replay,
@@ -59,6 +60,7 @@ class Result:
     name: str
     events: int
     faults: int = 0
+    mid_stream: int = 0  # faults that hit while input was still waiting
     lost: int = 0
     duplicated: int = 0
     extra: int = 0
@@ -232,7 +234,7 @@ class Arena:
                 for m in c.consume(num_messages=1000, timeout=0.5):
                     if m.error() is None:
                         with self._lock:
-                            self.published.values[names[m.topic()]].append(m.value())
+                            self.published.add(names[m.topic()], m.value())
         finally:
             c.close()
 
@@ -288,8 +290,7 @@ class Arena:
         running = self.running()
         return running[0] if len(running) == 1 else None
 
-    def drain(self, expected_outputs: set[tuple[str, str]], timeout: float,
-              quiet: float = 20.0) -> None:
+    def drain(self, expected: Expected | None, timeout: float, quiet: float = 20.0) -> None:
         """Wait until the input is committed and every expected output was published, or,
         failing that, until nothing new arrived for ``quiet`` seconds after the input; then a
         short settle, in which a late duplicate would still show."""
@@ -299,8 +300,8 @@ class Arena:
         last_n, last_t = -1, time.monotonic()
         while time.monotonic() < deadline:
             with self._lock:
-                have = {(t, i) for t in OUTPUT_TOPICS for i in self.published.ids(t)}
-            if expected_outputs <= have:
+                missing = 0 if expected is None else self.published.missing(expected)
+            if missing == 0:
                 break
             n = self.outputs_seen()
             if n != last_n:
@@ -308,7 +309,7 @@ class Arena:
             elif time.monotonic() - last_t > quiet:
                 break
             time.sleep(1.0)
-        time.sleep(3.0)
+        time.sleep(2.0)
 
 
 # ------------------------------------------------------------------------------ running
@@ -339,8 +340,7 @@ def run_scenario(name: str, admin: Settings, lines: Sequence[bytes], workdir: Pa
             arena.start_worker()
         inject(arena, res, rng)
         echo(f"{name}: {res.faults} faults injected; draining")
-        want = {(t, i) for t, c in expected.ids.items() for i in c}
-        arena.drain(want, timeout=600 + len(lines) / 200)
+        arena.drain(expected, timeout=600 + len(lines) / 200)
         with arena._lock:  # noqa: SLF001 - the arena's own reader
             d = diff(expected, arena.published)
         res.lost = sum(d.lost.values())
@@ -361,6 +361,17 @@ def run_scenario(name: str, admin: Settings, lines: Sequence[bytes], workdir: Pa
                              f"{w.tail(3)}")
     res.seconds = time.monotonic() - t0
     return res
+
+
+def _fault(arena: Arena, res: Result) -> None:
+    """Count a fault, and whether it hit while input was still waiting (mid-stream)."""
+    res.faults += 1
+    try:
+        share = arena.ingested()
+    except Exception:  # noqa: BLE001 - the broker may be the fault
+        share = None
+    if share is None or share < 1.0:
+        res.mid_stream += 1
 
 
 def _worst(res: Result, seconds: float) -> None:
@@ -387,7 +398,7 @@ def kills(n: int) -> Inject:
                     break
             victim = rng.choice(arena.running())
             victim.kill()
-            res.faults += 1
+            _fault(arena, res)
             t = time.monotonic()
             arena.start_worker()
             _worst(res, arena.recovery(t))
@@ -400,9 +411,9 @@ def broker_restart(arena: Arena, res: Result, rng: random.Random) -> None:
 
     arena.wait_share(rng.uniform(0.2, 0.4), STEP)
     stack = Stack(arena.admin)
+    _fault(arena, res)
     stack.stop("kafka", kill=True, echo=lambda m: None)
-    res.faults += 1
-    time.sleep(2.0)
+    time.sleep(1.0)
     stack.start("kafka", echo=lambda m: None)
     t = time.monotonic()
     _worst(res, arena.recovery(t))
@@ -416,9 +427,9 @@ def redis_restart(arena: Arena, res: Result, rng: random.Random) -> None:
 
     arena.wait_share(rng.uniform(0.2, 0.4), STEP)
     stack = Stack(arena.admin)
+    _fault(arena, res)
     stack.stop("redis", kill=True, echo=lambda m: None)
-    res.faults += 1
-    time.sleep(2.0)
+    time.sleep(1.0)
     stack.start("redis", echo=lambda m: None)
     arena.grant_redis()
     t = time.monotonic()
@@ -431,7 +442,7 @@ def rebalances(arena: Arena, res: Result, rng: random.Random) -> None:
     arena.wait_share(0.2, STEP)
     t = time.monotonic()
     arena.start_worker()
-    res.faults += 1
+    _fault(arena, res)
     _worst(res, arena.recovery(t))
     arena.wait_share(0.45, STEP)
     holder = _detect_holder(arena)
@@ -439,13 +450,13 @@ def rebalances(arena: Arena, res: Result, rng: random.Random) -> None:
         res.notes.append("no worker reported the detection stage; stopped the first")
         holder = arena.running()[0]
     holder.stop()
-    res.faults += 1
+    _fault(arena, res)
     t = time.monotonic()
     _worst(res, arena.recovery(t))
     arena.wait_share(0.7, STEP)
     t = time.monotonic()
     arena.start_worker()
-    res.faults += 1
+    _fault(arena, res)
     _worst(res, arena.recovery(t))
 
 
@@ -473,7 +484,7 @@ def maxmemory(arena: Arena, res: Result, rng: random.Random) -> None:
     try:
         used = int(r.info("memory")["used_memory"])
         r.config_set("maxmemory", used + 256 * 1024)
-        res.faults += 1
+        _fault(arena, res)
         t = time.monotonic()
         wait_for(lambda: w.health()[0] == 503, 120, "/health to turn red with Redis full", w)
         res.health_red = True
@@ -511,7 +522,7 @@ def unreachable(service: str, seconds: float = 30.0) -> Inject:
         w = arena.start_worker(stall_seconds=5.0, **where)
         arena.wait_share(rng.uniform(0.15, 0.3), STEP)
         proxy.cut()
-        res.faults += 1
+        _fault(arena, res)
         t0 = time.monotonic()
         red = False
         while time.monotonic() - t0 < seconds and w.running:

@@ -84,3 +84,36 @@ def test_redis_sigkill_keeps_scripts_and_transactions(redis_factory, stack):
     r = connect(s)
     assert r.mget(f"{p}:a", f"{p}:e", f"{p}:b", f"{p}:c", f"{p}:d") == [
         "script", "script", "multi", "multi", "plain"]
+
+
+@pytest.fixture(scope="module")
+def chaos_events() -> list[bytes]:
+    """5,000 lines of a simulated marketplace with every pattern, dead letters mixed in."""
+    from credence.chaos import simulated_events
+
+    return simulated_events(5000, seed=11)
+
+
+@pytest.mark.parametrize("name", ["kills", "broker-restart", "redis-restart", "rebalances",
+                                  "maxmemory", "kafka-unreachable", "redis-unreachable"])
+def test_a_fault_loses_and_duplicates_nothing(name, base_settings, stack, chaos_events,
+                                              tmp_path):
+    """Each scenario of `credence chaos`, short: 2 kills instead of 20, 5,000 events instead of
+    a million, 12 s unreachable instead of 30 (still past the 10 s consumer session). Small
+    batches, so the faults land while input is still waiting."""
+    from credence.chaos import scenario
+
+    r = scenario(name, base_settings, chaos_events, tmp_path, kills=2, unreachable_seconds=12,
+                 seed=5, batch_size=200)
+    detail = (r.detail, r.notes)
+    assert r.faults == {"kills": 2, "rebalances": 3}.get(name, 1), detail
+    assert r.mid_stream >= 1, ("every fault came after the input was in", detail)
+    assert r.outputs > 100 and r.dead_letters > 0, detail  # there is something to lose
+    assert r.lost == 0, detail
+    assert r.duplicated == 0, detail
+    assert r.extra == 0, detail
+    assert r.features_identical, detail
+    if name in ("maxmemory", "kafka-unreachable", "redis-unreachable"):
+        assert r.health_red, ("/health stayed green through the fault", detail)
+    if name == "maxmemory":
+        assert any("green" in n for n in r.notes), detail
