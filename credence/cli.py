@@ -492,6 +492,12 @@ def chaos(
         raise UserError("the stack does not run: `credence stack up` first (same CREDENCE_HOME, "
                         "CREDENCE_KAFKA and CREDENCE_REDIS)")
     out.mkdir(parents=True, exist_ok=True)
+    import signal
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # the arena then kills its workers and removes its topics
+
+    signal.signal(signal.SIGTERM, _interrupt)
     inputs: dict[int, list[bytes]] = {}
     results = []
     for n in names:
