@@ -117,3 +117,39 @@ def test_a_fault_loses_and_duplicates_nothing(name, base_settings, stack, chaos_
         assert r.health_red, ("/health stayed green through the fault", detail)
     if name == "maxmemory":
         assert any("green" in n for n in r.notes), detail
+
+
+def test_hostile_inputs_through_a_worker(env_factory, worker_factory):
+    """Issue 12, item 6, hostile inputs on the real stack (the 50,000 run at the core is
+    tests/unit/credence/test_hostile_inputs.py): 2,000 of them, each applied (counted new or
+    duplicate) or dead-lettered with a reason, and the worker lives on and ends caught up."""
+    import random
+
+    from credence.contract import InvalidEvent, parse_event
+    from tests.unit.credence.test_hostile_inputs import _hostile
+
+    s = env_factory(partitions=2, **FAST)
+    rng = random.Random(12)
+    lines = [_hostile(rng, i) for i in range(2000)]
+    invalid = 0
+    for raw in lines:
+        try:
+            parse_event(raw, max_bytes=s.max_event_bytes)
+        except InvalidEvent:
+            invalid += 1
+    produce(s, lines)
+    w = worker_factory(s)
+
+    def counted() -> tuple[float, float]:
+        m = w.metrics()
+        events = sum(v for k, v in m.items() if k.startswith("credence_events_total{"))
+        dead = sum(v for k, v in m.items() if k.startswith("credence_dead_letters_total{"))
+        return events, dead
+
+    wait_for(lambda: counted()[0] >= len(lines) and _lagless(w), 180, "every input", w)
+    events, dead = counted()
+    assert (events, dead) == (len(lines), invalid), w.tail()
+    dls = consume_all(s, "dead-letters", until=lambda m: len(m) >= invalid, timeout=120)
+    assert len(dls) == invalid
+    assert all(orjson.loads(m.value())["error"] for m in dls)
+    assert w.health()[0] == 200 and w.running, w.tail()
