@@ -263,6 +263,15 @@ class Arena:
         done = sum(max(0, t.offset) for t in got[:-1])
         return done, ends, max(0, got[-1].offset)
 
+    def _seq_end(self) -> int:
+        from confluent_kafka import TopicPartition
+
+        from config.topics import SEQUENCED
+
+        self._committed()  # makes the consumer
+        tp = TopicPartition(self.s.topic(SEQUENCED), 0)
+        return self._offsets.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+
     def ingested(self) -> float:
         """Share of the input the worker group has committed (0..1)."""
         done, ends, _ = self._committed()
@@ -297,6 +306,12 @@ class Arena:
         deadline = time.monotonic() + timeout
         wait_for(lambda: self.ingested() >= 1.0, timeout, "the whole input committed",
                  self._alive_or_none())
+        # Every forward of the input is now in the sequenced topic: wait until stage B has
+        # applied them all (its committed offset), however long its catch-ups take, before
+        # judging by the outputs' silence (a million-event run's catch-up took minutes).
+        end = self._seq_end()
+        wait_for(lambda: self._committed()[2] >= end, timeout,
+                 "stage B through the input's forwards", self._alive_or_none())
         last_n, last_t = -1, time.monotonic()
         while time.monotonic() < deadline:
             with self._lock:
