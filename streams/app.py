@@ -58,8 +58,6 @@ class Runtime:
         self.input_topics = {settings.topic(t) for t in INPUT_TOPICS}
         self.seq_name = settings.topic(SEQUENCED)
         self.stage: DetectionStage | None = None
-        # The stage a catch-up thread is changing: no snapshot of it may be taken meanwhile.
-        self.catching_up: DetectionStage | None = None
         self.last_snapshot = 0.0
         self.snapshot_key = f"{self.p}:detect:snapshot"
         # Progress must never overtake the events it describes in the sequenced topic: a batch's
@@ -243,10 +241,6 @@ class Runtime:
         try:
             c.assign([TopicPartition(self.seq_name, 0, start)])
             while stage.seq_offset < until - 1:
-                if self.stage is not stage:
-                    log.info("sequenced partition revoked during the catch-up; stopped at %d",
-                             stage.seq_offset)
-                    return out
                 msgs = c.consume(num_messages=500, timeout=5.0)
                 if not msgs:
                     raise RuntimeError(f"sequenced topic offsets {start}..{until - 1} are gone; "
@@ -264,21 +258,11 @@ class Runtime:
         first = events[0].message.offset
         if self.stage is None or first > self.stage.seq_offset + 1:
             # First batch, or a gap: another worker had the partition meanwhile.
-            loaded = self.stage = await self.retrying("load", self._load_stage)
-            self._late_seen = loaded.seq.late
-            self.catching_up = loaded
-            try:
-                pre = await asyncio.to_thread(self._catch_up, loaded, first)
-            finally:
-                self.catching_up = None
-            if self.stage is not loaded:
-                # Revoked meanwhile (on_revoked dropped it): the next owner redoes this from the
-                # last snapshot; publishing here would race it.
-                return
+            self.stage = await self.retrying("load", self._load_stage)
+            self._late_seen = self.stage.seq.late
+            pre = await asyncio.to_thread(self._catch_up, self.stage, first)
             await self.retrying("emit", lambda: self.emit(pre, sinks))
         stage = self.stage
-        if stage is None:  # revoked while this batch waited
-            return
         out = stage.handle([(e.message.offset, e.message.value) for e in events])
         await self.retrying("emit", lambda: self.emit(out, sinks))
         m = self.metrics
@@ -295,16 +279,10 @@ class Runtime:
             await self.retrying("snapshot", self.save_snapshot)
 
     async def save_snapshot(self) -> None:
-        stage = self.stage
-        if stage is None or stage is self.catching_up:
-            # Half caught up, a state of no offset (a message's offset is taken before its
-            # events are applied): the last snapshot stands. Pickling it while the thread
-            # changes it also failed outright ("dictionary changed size during iteration": the
-            # fault suite's million-event kill run, a rebalance during a catch-up crashed the
-            # worker).
+        if self.stage is None:
             return
         t0 = time.perf_counter()
-        blob = stage.snapshot()
+        blob = self.stage.snapshot()
         await self.redis.set(self.snapshot_key, blob)
         self.last_snapshot = time.monotonic()
         self.metrics.snapshot_seconds.observe(time.perf_counter() - t0)
