@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     stall_seconds: float = Field(30.0, gt=0, description="/health fails after this long stalled")
     snapshot_seconds: float = Field(60.0, gt=0, description="detection state snapshot interval "
                                     "(a restart re-reads the sequenced topic since the last)")
+    session_timeout_seconds: float = Field(
+        30.0, ge=6, le=300, description="a worker that stops heartbeating is out of the group "
+        "after this long and its partitions move on (a crashed worker's input waits as long)")
 
     # --- event time ---
     tick_seconds: int = Field(60, ge=1, description="event-time tick at which detectors decide")

@@ -75,6 +75,25 @@ def stack_down() -> None:
     Stack(settings()).down(echo=typer.echo)
 
 
+@stack_app.command("restart")
+def stack_restart(
+    service: Annotated[str, typer.Argument(help="kafka or redis")],
+    kill: Annotated[bool, typer.Option("--kill", help="SIGKILL it (a crash), not SIGTERM")]
+    = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for it to answer")] = 120.0,
+) -> None:
+    """Stop one service of the stack (or SIGKILL it) and start it again; its data stays.
+    Idempotent: a service that does not run is just started."""
+    from credence.stack import SERVICES, Stack, StackError
+
+    if service not in SERVICES:
+        raise UserError(f"unknown service {service!r} (kafka or redis)")
+    try:
+        Stack(settings()).restart(service, kill=kill, timeout=timeout, echo=typer.echo)
+    except StackError as e:
+        raise UserError(str(e)) from None
+
+
 @stack_app.command("status")
 def stack_status() -> None:
     """Show whether Kafka and Redis of the stack run; exit 1 if one does not."""
@@ -437,6 +456,70 @@ def bench(
     except TopicError as e:
         raise UserError(str(e)) from None
     typer.echo(orjson.dumps(as_dict(res)).decode() if json_ else res.table())
+
+
+# ----------------------------------------------------------------------------- chaos
+
+
+@app.command()
+def chaos(
+    scenario: Annotated[list[str] | None, typer.Option(
+        "--scenario", "-s", help="kills, broker-restart, redis-restart, rebalances, maxmemory, "
+        "kafka-unreachable, redis-unreachable (repeatable; default: all)")] = None,
+    events: Annotated[int, typer.Option(min=100, max=20_000_000, help="input lines of the kill "
+                                        "run (a simulated marketplace)")] = 1_000_000,
+    other_events: Annotated[int, typer.Option(min=100, max=20_000_000, help="input lines of "
+                                              "every other scenario")] = 50_000,
+    kills: Annotated[int, typer.Option(min=1, max=1000, help="SIGKILLs in the kill run")] = 20,
+    unreachable: Annotated[float, typer.Option(min=1, max=3600, help="seconds Kafka or Redis "
+                                               "stays unreachable")] = 30.0,
+    seed: Annotated[int, typer.Option(min=0, help="simulation and fault-timing seed")] = 11,
+    out: Annotated[Path, typer.Option(help="directory for logs, inputs and results.json")]
+    = Path("reports/chaos"),
+) -> None:
+    """Fault suite: real workers under real faults (SIGKILLs, broker and Redis crashes,
+    rebalances, a full Redis, Kafka or Redis unreachable), each run compared with `credence
+    replay` of the same input by output id. Prints the figures; exits 1 if anything was lost,
+    duplicated or different. Needs the running stack (`credence stack up`); works in topics and
+    keys of its own, removed afterwards."""
+    import orjson
+
+    from credence.chaos import SCENARIOS, simulated_events, table
+    from credence.chaos import scenario as run
+    from credence.stack import Stack
+
+    names = scenario or list(SCENARIOS)
+    for n in names:
+        if n not in SCENARIOS:
+            raise UserError(f"unknown scenario {n!r} ({', '.join(SCENARIOS)})")
+    s = settings()
+    if not all(st.running for st in Stack(s).status()):
+        raise UserError("the stack does not run: `credence stack up` first (same CREDENCE_HOME, "
+                        "CREDENCE_KAFKA and CREDENCE_REDIS)")
+    out.mkdir(parents=True, exist_ok=True)
+    import signal
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # the arena then kills its workers and removes its topics
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    inputs: dict[int, list[bytes]] = {}
+    results = []
+    for n in names:
+        count = events if n == "kills" else other_events
+        if count not in inputs:
+            typer.echo(f"simulating {count:,} events (seed {seed})", err=True)
+            inputs[count] = simulated_events(count, seed)
+        r = run(n, s, inputs[count], out, kills=kills, unreachable_seconds=unreachable,
+                seed=seed, echo=lambda m: typer.echo(m, err=True))
+        results.append(r)
+        typer.echo(f"{n}: {'ok' if r.ok else 'FAILED'} in {r.seconds:.0f} s; "
+                   + "; ".join(r.notes[:4]), err=True)
+        (out / "results.json").write_bytes(orjson.dumps([x.as_dict() for x in results],
+                                                        option=orjson.OPT_INDENT_2))
+    typer.echo(table(results))
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
 
 
 # ----------------------------------------------------------------------------- packages

@@ -31,9 +31,19 @@ from urllib.parse import urlparse
 from config import credentials
 from config.settings import Settings
 
-__all__ = ["Stack", "StackError", "ServiceStatus"]
+__all__ = ["Stack", "StackError", "ServiceStatus", "SERVICES", "proxied_ports"]
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+SERVICES = ("kafka", "redis")
+
+
+def proxied_ports(kafka_port: int) -> tuple[int, int]:
+    """(listener, advertised) ports of the broker's PROXIED listener: the broker listens on the
+    first and tells clients to connect to the second, where a TCP proxy (`credence.chaos.proxy`)
+    forwards to the first. A client that bootstraps through the proxy then reconnects through it
+    too, so cutting the proxy cuts it off the broker (the fault suite's "Kafka unreachable").
+    Without a proxy on the second port the listener is simply unused."""
+    return kafka_port + 2, kafka_port + 3
 
 
 class StackError(RuntimeError):
@@ -116,20 +126,52 @@ class Stack:
              f"(credentials: {credentials.credentials_dir(self.home)})")
 
     def down(self, echo=print) -> None:
-        for name, pidfile, marker in self._services():
-            pid = self._read_pid(pidfile)
-            if pid is None or not _pid_alive(pid, marker):
-                echo(f"{name:<6} not running")
-                pidfile.unlink(missing_ok=True)
-                continue
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 30
-            while _pid_alive(pid, marker) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _pid_alive(pid, marker):
-                os.kill(pid, signal.SIGKILL)
+        for name in SERVICES:
+            self.stop(name, echo=echo)
+
+    def stop(self, name: str, kill: bool = False, echo=print) -> None:
+        """Stop one service (SIGTERM, SIGKILL after 30 s; at once with ``kill``, as a crash
+        would). Idempotent: a service that does not run is left alone."""
+        pidfile, marker = self._service(name)
+        pid = self._read_pid(pidfile)
+        if pid is None or not _pid_alive(pid, marker):
+            echo(f"{name:<6} not running")
             pidfile.unlink(missing_ok=True)
-            echo(f"{name:<6} stopped (pid {pid})")
+            return
+        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _pid_alive(pid, marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _pid_alive(pid, marker):
+            os.kill(pid, signal.SIGKILL)
+            while _pid_alive(pid, marker):
+                time.sleep(0.05)
+        # Until the kernel has closed its sockets the port still looks taken to `start`.
+        host, port = self._address(name)
+        deadline = time.monotonic() + 10
+        while _port_open(host, port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pidfile.unlink(missing_ok=True)
+        echo(f"{name:<6} {'killed' if kill else 'stopped'} (pid {pid})")
+
+    def start(self, name: str, timeout: float = 90.0, echo=print) -> float:
+        """Start one service if it does not run (idempotent); seconds until it answered."""
+        self._check_local()
+        st = self._kafka_status() if name == "kafka" else self._redis_status()
+        if st.running:
+            echo(f"{name:<6} already running (pid {st.pid})")
+            return 0.0
+        t = self._start_kafka(timeout) if name == "kafka" else self._start_redis(timeout)
+        echo(f"{name:<6} started, answering after {t:.1f} s")
+        return t
+
+    def restart(self, name: str, kill: bool = False, timeout: float = 90.0,
+                echo=print) -> float:
+        """Stop (or SIGKILL) one service and start it again; its data stays (Kafka's log
+        directory, Redis's append-only file). Seconds from the start until it answered."""
+        self._service(name)  # an unknown name fails before anything stops
+        self.stop(name, kill=kill, echo=echo)
+        return self.start(name, timeout, echo=echo)
 
     def status(self) -> list[ServiceStatus]:
         return [self._kafka_status(), self._redis_status()]
@@ -193,9 +235,18 @@ class Stack:
             if shutil.which(tool) is None:
                 raise StackError(f"{tool} not found: {fix}")
 
-    def _services(self) -> list[tuple[str, Path, str]]:
-        return [("kafka", self.kdir / "kafka.pid", "kafka.Kafka"),
-                ("redis", self.rdir / "redis.pid", "redis-server")]
+    def _service(self, name: str) -> tuple[Path, str]:
+        """The pid file and command-line marker of a service."""
+        if name == "kafka":
+            return self.kdir / "kafka.pid", "kafka.Kafka"
+        if name == "redis":
+            return self.rdir / "redis.pid", "redis-server"
+        raise StackError(f"unknown service {name!r} (kafka or redis)")
+
+    def _address(self, name: str) -> tuple[str, int]:
+        if name == "kafka":
+            return self.kafka_host, self.kafka_port
+        return self.redis_host, self.redis_port
 
     @staticmethod
     def _read_pid(path: Path) -> int | None:
@@ -253,6 +304,18 @@ class Stack:
         for name, value in (("port", self.kafka_port), ("controller_port", self.kafka_port + 1),
                             ("log_dir", data), ("admin_password", admin_pw)):
             props = props.replace("{" + name + "}", str(value))
+        listen, advertised = proxied_ports(self.kafka_port)
+        # Later keys win: the listeners again, plus PROXIED (see `proxied_ports`), same SASL.
+        props += (
+            "\n# credence stack: a second client listener for the fault suite's TCP proxy.\n"
+            f"listeners=SASL_PLAINTEXT://127.0.0.1:{self.kafka_port},"
+            f"PROXIED://127.0.0.1:{listen},CONTROLLER://127.0.0.1:{self.kafka_port + 1}\n"
+            f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{self.kafka_port},"
+            f"PROXIED://127.0.0.1:{advertised}\n"
+            "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,"
+            "PROXIED:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT\n"
+            "listener.name.proxied.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;\n")
         conf = self.kdir / "server.properties"
         _write_secret(conf, props)
         log4j = resources.files("config") / "kafka" / "log4j.properties"

@@ -1,156 +1,18 @@
-"""Integration helpers: real `credence worker` processes, plain Kafka producers and consumers."""
+"""Integration helpers: real `credence worker` processes, plain Kafka producers and consumers.
+
+They live in `credence.chaos.harness`, which the fault suite (`credence chaos`) drives too.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from credence.chaos.harness import (
+    ROOT,
+    Worker,
+    consume_all,
+    free_port,
+    produce,
+    settings_env,
+    wait_for,
+)
 
-import orjson
-
-from config.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def settings_env(s: Settings) -> dict[str, str]:
-    """The environment that makes a child process see ``s``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
-    env.update(s.environ())
-    return env
-
-
-@dataclass
-class Worker:
-    settings: Settings
-    log: Path
-    proc: subprocess.Popen | None = None
-    port: int = field(default_factory=_free_port)
-    role: str = "all"
-
-    def start(self) -> Worker:
-        s = self.settings.model_copy(update={"web_port": self.port})
-        if s.kafka_username:
-            # On the secured stack a worker is the `worker` principal, as in production: the
-            # tests then also prove that its ACLs and Redis commands suffice.
-            from config.credentials import as_principal
-
-            s = as_principal(s, "worker")  # same hosts, topics and keys; other credentials
-        self._fh = open(self.log, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "credence.cli", "worker", "--role",
-                                      self.role],
-                                     env=settings_env(s), stdout=self._fh,
-                                     stderr=subprocess.STDOUT, cwd=ROOT,
-                                     start_new_session=True)
-        return self
-
-    def metrics(self) -> dict[str, float]:
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",  # noqa: S310
-                                        timeout=2) as r:
-                text = r.read().decode()
-        except OSError:
-            return {}
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def tail(self, n: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-
-
-def produce(s: Settings, lines: Iterable[bytes | dict]) -> int:
-    """Publish contract events (dicts or raw bytes) by type, keyed per the contract; what cannot
-    be routed (bad JSON, unknown type: dead-letter material) goes to ``orders``."""
-    from config.kafka import producer
-    from producers.publisher import RouteError, route
-
-    p = producer(s, **{"message.max.bytes": 4 * 1024 * 1024})
-    n = 0
-    for item in lines:
-        value = orjson.dumps(item) if isinstance(item, dict) else item
-        try:
-            topic, key, _ = route(value, validate=False)
-        except RouteError:
-            topic, key = "orders", None
-        p.produce(s.topic(topic), value=value, key=key.encode() if key is not None else None)
-        p.poll(0)
-        n += 1
-    assert p.flush(30) == 0
-    return n
-
-
-def consume_all(s: Settings, topic: str | Sequence[str], idle: float = 3.0,
-                timeout: float = 120.0, until: Callable[[list], bool] | None = None) -> list:
-    """Read a topic (or several) from the beginning with a plain confluent-kafka consumer until
-    ``until`` holds (or, without it, until nothing arrived for ``idle`` seconds)."""
-    import uuid
-
-    from config.kafka import consumer
-
-    c = consumer(s, group="reader-" + uuid.uuid4().hex[:8])
-    c.subscribe([s.topic(t) for t in ([topic] if isinstance(topic, str) else topic)])
-    out: list = []
-    deadline = time.monotonic() + timeout
-    last = time.monotonic()
-    try:
-        while time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is None:
-                if until is None and out and time.monotonic() - last > idle:
-                    break
-                if until is not None and until(out):
-                    break
-                continue
-            if m.error():
-                continue
-            out.append(m)
-            last = time.monotonic()
-            if until is not None and until(out):
-                break
-    finally:
-        c.close()
-    return out
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 120.0, what: str = "condition",
-             worker: Worker | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        if worker is not None and worker.proc is not None and worker.proc.poll() is not None:
-            raise AssertionError(f"worker exited with {worker.proc.returncode}:\n{worker.tail()}")
-        time.sleep(0.5)
-    tail = f"\n{worker.tail()}" if worker else ""
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
+__all__ = ["ROOT", "Worker", "produce", "consume_all", "wait_for", "settings_env", "free_port"]

@@ -10,25 +10,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import ROOT, _free_port
+from tests.integration.support import ROOT, free_port
 
 pytestmark = pytest.mark.integration
 
 
 def _free_pair() -> int:
-    """A free port whose next port is free too (the controller listens on the broker port + 1):
-    no fixed port, so two checkouts running the suite on one machine never collide."""
+    """A free port whose next two ports are free too (the controller listens on the broker port
+    + 1, the proxied listener on + 2): no fixed port, so two checkouts running the suite on one
+    machine never collide."""
     import socket
 
     for _ in range(50):
-        port = _free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
+        port = free_port()
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port + 1))
+                b.bind(("127.0.0.1", port + 2))
                 return port
-            except OSError:
-                continue
-    raise RuntimeError("no two consecutive free ports")
+        except OSError:
+            continue
+    raise RuntimeError("no three consecutive free ports")
 
 
 def _credence(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -40,7 +42,7 @@ def _credence(args: list[str], env: dict[str, str]) -> subprocess.CompletedProce
                     os.environ.get("CI") != "true", reason="needs java, mvn and redis-server")
 def test_up_twice_status_down(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
-    kport, rport = _free_pair(), _free_port()
+    kport, rport = _free_pair(), free_port()
     env.update(CREDENCE_HOME=str(tmp_path / "home"), CREDENCE_KAFKA=f"127.0.0.1:{kport}",
                CREDENCE_REDIS=f"redis://127.0.0.1:{rport}/0")
     # Reuse the jars of the stack the tests run on, if any, instead of a second Maven fetch.

@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from config.settings import Settings
+from credence.chaos.compare import memory_features, redis_features
 from credence.features import FeatureModel
 from credence.replay import Replay
-from credence.store.memory import MemoryStore
 from credence.store.redis import RedisStore, connect
 from tests.integration.support import consume_all, produce, wait_for
 
@@ -37,28 +37,6 @@ def _published(workers) -> float:
 
 def _events_in(w) -> float:
     return sum(v for k, v in w.metrics().items() if k.startswith("credence_events_total{"))
-
-
-def _redis_features(s: Settings) -> dict[str, object]:
-    store = RedisStore(s)
-    model = FeatureModel(s.key_prefix)
-    n = len(s.key_prefix) + 1
-    return {k[n:]: v for k, v in store.dump(s.key_prefix, model.horizon_of).items()
-            if ":detect:" not in k and ":out:" not in k and ":view:" not in k}
-
-
-def _memory_features(s: Settings, lines: list[bytes]) -> dict[str, object]:
-    from credence.contract import parse_event
-    from credence.pseudonyms import Pseudonyms
-
-    model = FeatureModel(s.key_prefix)
-    store = MemoryStore()
-    ps = Pseudonyms.from_settings(s)  # as ingest does
-    for i, raw in enumerate(lines):
-        e = ps.apply(parse_event(raw))
-        store.apply([model.ops(e, f"line/{i}")])
-    n = len(s.key_prefix) + 1
-    return {k[n:]: v for k, v in store.dump().items()}
 
 
 def _canon(msgs) -> list[bytes]:
@@ -157,7 +135,7 @@ def test_sigkill_mid_stream_then_restart_gives_identical_features(env_factory, w
     wait_for(lambda: w2.metrics().get("credence_consumer_lag{partition=\"0\",topic=\""
                                       + s.topic("orders") + "\"}", 1) == 0 and
              _ingested_all(w2, s), 240, "the rest of the stream", w2)
-    assert _redis_features(s) == _memory_features(s, sim_events)
+    assert redis_features(s) == memory_features(s, sim_events)
     # The restarted worker re-ran what followed its last snapshot: published scores were not
     # sent again, nor appended to the score history again.
     time.sleep(3)  # the last event-time tick closes after the idle release
@@ -195,7 +173,7 @@ def test_sigterm_stops_a_busy_worker_within_ten_seconds_and_loses_nothing(
     w2 = worker_factory(s)
     wait_for(lambda: _events_in(w2) > 0 and _ingested_all(w2, s), 240, "the rest of the stream",
              w2)
-    assert _redis_features(s) == _memory_features(s, sim_events)
+    assert redis_features(s) == memory_features(s, sim_events)
 
 
 def _ingested_all(w, s: Settings) -> bool:
@@ -226,7 +204,7 @@ def test_one_worker_two_workers_and_replay_agree(env_factory, worker_factory, si
             got = _canon(consume_all(s, topic, idle=2, timeout=120)) if expected[topic] else []
             assert got == expected[topic], (topic, len(got), len(expected[topic]),
                                             s.topic_prefix, ws[0].tail())
-    assert _redis_features(s1) == _redis_features(s2)
+    assert redis_features(s1) == redis_features(s2)
 
 
 def test_health_fails_when_the_agent_stalls(env_factory, worker_factory):

@@ -1,0 +1,9 @@
+"""The fault suite (issue 12, item 6): real workers under real faults, compared with replay.
+
+`scenarios` runs them, `compare` judges them, `proxy` cuts connections, `harness` drives the
+worker processes (the integration tests use it too). `credence chaos` is the command.
+"""
+
+from credence.chaos.scenarios import SCENARIOS, Result, scenario, simulated_events, table
+
+__all__ = ["SCENARIOS", "Result", "scenario", "simulated_events", "table"]
