@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from tests.conftest import CI
-from tests.integration.support import ROOT, _free_port, consume_all, produce, settings_env
+from tests.integration.support import ROOT, consume_all, free_port, produce, settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ def workbench(env_factory, worker_factory, infra, tmp_path):
     produce(s, CASE.read_bytes().splitlines())
     w = worker_factory(s)
     ws = as_principal(s, "inspector") if s.kafka_username else s
-    ws = ws.model_copy(update={"home": tmp_path / "wb", "inspect_port": _free_port()})
+    ws = ws.model_copy(update={"home": tmp_path / "wb", "inspect_port": free_port()})
     UserStore(ws.home).add("ann", "inspector", PW)
     UserStore(ws.home).add("bob", "inspector", PW)
     token = LenderTokens(ws.home).add("bank-a")
