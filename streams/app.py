@@ -59,6 +59,10 @@ class Runtime:
         self.input_topics = {settings.topic(t) for t in (*INPUT_TOPICS, POLICY)}
         self.seq_name = settings.topic(SEQUENCED)
         self.stage: DetectionStage | None = None
+        # Markers of outputs the broker has but Redis does not yet: a retried emit (Redis full or
+        # away: the fault suite's maxmemory run sent each alert six times) must not send them
+        # again. Cleared as their markers are written; at most a batch's outputs.
+        self._unmarked: set[str] = set()
         self.last_snapshot = 0.0
         self.snapshot_key = f"{self.p}:detect:snapshot"
         # Progress must never overtake the events it describes in the sequenced topic: a batch's
@@ -67,10 +71,15 @@ class Runtime:
         self._late_seen = 0
         self._expired_seen = 0
         self._highwaters: dict[TP, int] = {}
+        # When the heartbeat last heard the broker (None: this worker has no heartbeat): a worker
+        # cut off from Kafka with nothing left in hand has no lag it knows of, so its /health
+        # would stay green through the cut (fault suite, kafka-unreachable).
+        self.broker_heard: float | None = None
         self._wm: Any = None  # confluent-kafka consumer for watermark queries (no subscription)
         self._starts: dict[TP, int | None] = {}
         self.started = time.time()
         self.policy_checked = False
+        self.heartbeat_seconds = max(0.25, settings.idle_seconds / 4)
 
     # ------------------------------------------------------------------ kafka helpers
 
@@ -151,6 +160,7 @@ class Runtime:
                 for marker in fresh:
                     pipe.set(marker, 1, ex=self.ingestor.model.dedupe_ttl_s)
                 await pipe.execute()
+                self._unmarked.difference_update(fresh)
 
         res = await self.retrying("ingest", attempt)
         # Apart: a failed dead-letter send must not apply and forward the batch again.
@@ -189,9 +199,11 @@ class Runtime:
         """Progress of every assigned input partition, also those with nothing to read."""
         tps = {tp for tp in self.app.consumer.assignment() if tp.topic in self.input_topics}
         if not tps:
+            self.broker_heard = time.time()  # nothing to ask it
             return
         consumer = self.app.consumer
         marks = await asyncio.to_thread(self._watermarks, sorted(tps))
+        self.broker_heard = time.time()
         self._highwaters = {tp: hi for tp, (_, hi) in marks.items()}
         for tp in tps:
             if tp not in self._starts:
@@ -301,9 +313,6 @@ class Runtime:
         if items:
             fresh_markers = await self.send_unmarked(
                 [(sinks[topic], key, value, f"{p}:out:{oid}") for topic, key, value, oid in items])
-            for topic, *_, oid in items:
-                if f"{p}:out:{oid}" in fresh_markers:
-                    self.metrics.outputs.labels(topic).inc()
             # The markers and the score history go together (MULTI): a score replayed after a
             # restart or a retried emit finds its marker and is not appended to the history again.
             fresh = {oid for *_, oid in items if f"{p}:out:{oid}" in fresh_markers}
@@ -316,6 +325,10 @@ class Runtime:
                     pipe.lpush(hist, sc.to_json())
                     pipe.ltrim(hist, 0, 29)
             await pipe.execute()
+            self._unmarked.difference_update(fresh_markers)
+            for topic, *_, oid in items:  # counted once marked: a retried emit counts once
+                if f"{p}:out:{oid}" in fresh_markers:
+                    self.metrics.outputs.labels(topic).inc()
         rows = DetectionStage.view_writes(out)
         if rows:  # latest values: rewriting them is harmless
             pipe = self.redis.pipeline(transaction=False)
@@ -328,7 +341,8 @@ class Runtime:
         """Send each ``(topic, key, value, marker)`` whose marker key is not in Redis, and wait
         until the broker has every one; return the markers of those sent, for the caller to
         write. A crash before the markers are written sends them again at the next start: the
-        window is one Redis round trip after a delivery."""
+        window is one Redis round trip after a delivery. Those an earlier attempt delivered
+        whose markers are not written yet are not sent again, but returned as sent."""
         if not items:
             return []
         pipe = self.redis.pipeline(transaction=False)
@@ -337,11 +351,14 @@ class Runtime:
         seen = await pipe.execute()
         futures, fresh = [], []
         for (topic, key, value, marker), was in zip(items, seen, strict=True):
-            if not was:
+            if was:
+                continue
+            if marker not in self._unmarked:
                 futures.append(await topic.send(key=key, value=value))
-                fresh.append(marker)
+            fresh.append(marker)
         for fut in futures:
             await fut  # delivered before it is marked as published
+        self._unmarked.update(fresh)
         return fresh
 
     # ------------------------------------------------------------------ health
@@ -375,6 +392,11 @@ class Runtime:
             if st["lag"] > 0 and (last is None or now - last > self.s.stall_seconds) and \
                     now - self.started > self.s.stall_seconds:
                 st["stalled"] = True
+                ok = False
+        if self.broker_heard is not None:
+            deaf = now - self.broker_heard
+            info["broker_unheard_seconds"] = round(deaf, 1)
+            if deaf > max(self.s.stall_seconds, 3 * self.heartbeat_seconds):
                 ok = False
         for name, agent in self.app.agents.items():
             crashed = [a for a in agent._actors if getattr(a, "_crashed", None) is not None  # noqa: SLF001
@@ -455,7 +477,7 @@ def create_app(settings: Settings, role: Role = "all") -> faust.App:
                                                    within=settings.batch_wait):
                 await rt.ingest(list(events), dead, seq)
 
-        @app.timer(interval=max(0.25, settings.idle_seconds / 4))
+        @app.timer(interval=rt.heartbeat_seconds)
         async def heartbeat() -> None:
             # An exception escaping a faust timer stops the whole app: a heartbeat that fails
             # (broker briefly away) is logged and tried again at the next tick.
