@@ -63,6 +63,8 @@ class Runtime:
         # away: the fault suite's maxmemory run sent each alert six times) must not send them
         # again. Cleared as their markers are written; at most a batch's outputs.
         self._unmarked: set[str] = set()
+        # The stage a catch-up thread is changing: no snapshot of it may be taken meanwhile.
+        self._catching_up: DetectionStage | None = None
         self.last_snapshot = 0.0
         self.snapshot_key = f"{self.p}:detect:snapshot"
         # Progress must never overtake the events it describes in the sequenced topic: a batch's
@@ -269,13 +271,23 @@ class Runtime:
     async def detect(self, events: list[Any], sinks: dict[str, faust.TopicT]) -> None:
         t0 = time.perf_counter()
         first = events[0].message.offset
-        if self.stage is None or first > self.stage.seq_offset + 1:
-            # First batch, or a gap: another worker had the partition meanwhile.
-            self.stage = await self.retrying("load", self._load_stage)
-            self._late_seen = self.stage.seq.late
-            pre = await asyncio.to_thread(self._catch_up, self.stage, first)
-            await self.retrying("emit", lambda: self.emit(pre, sinks))
         stage = self.stage
+        if stage is None or first > stage.seq_offset + 1:
+            # First batch, or a gap: another worker had the partition meanwhile.
+            stage = self.stage = await self.retrying("load", self._load_stage)
+            self._late_seen = stage.seq.late
+            # The catch-up runs in a thread while the event loop goes on; a revocation meanwhile
+            # (fault suite: a rebalance during a four-minute catch-up) must not snapshot the
+            # state that thread is changing ('dictionary changed size during iteration', and a
+            # snapshot holding part of a message). This batch is still finished on the stage it
+            # began with: its outputs are deterministic and deduplicated by id, and the next
+            # owner redoes the batch from its own snapshot.
+            self._catching_up = stage
+            try:
+                pre = await asyncio.to_thread(self._catch_up, stage, first)
+            finally:
+                self._catching_up = None
+            await self.retrying("emit", lambda: self.emit(pre, sinks))
         out = stage.handle([(e.message.offset, e.message.value) for e in events])
         await self.retrying("emit", lambda: self.emit(out, sinks))
         m = self.metrics
@@ -292,8 +304,8 @@ class Runtime:
             await self.retrying("snapshot", self.save_snapshot)
 
     async def save_snapshot(self) -> None:
-        if self.stage is None:
-            return
+        if self.stage is None or self.stage is self._catching_up:
+            return  # nothing, or a state being changed by the catch-up thread: the last stands
         t0 = time.perf_counter()
         blob = self.stage.snapshot()
         await self.redis.set(self.snapshot_key, blob)
