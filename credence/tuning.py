@@ -23,7 +23,7 @@ so they survive restarts in its snapshot, and the settings (``CREDENCE_BLACKLIST
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import orjson
 from pydantic import Field, ValidationError, model_validator
@@ -40,8 +40,13 @@ from credence.contract import (
     stable_id,
 )
 
-if TYPE_CHECKING:
-    from credence.engine import Engine
+
+class Tunable(Protocol):
+    """What a policy change touches: the engine's blacklist policy and alerting (a protocol,
+    so that the engine can import this module and not the other way round)."""
+
+    policy: Any
+    alerting: Any
 
 __all__ = ["POLICY_TOPIC", "TUNABLE", "Setting", "PolicyChange", "parse_policy", "parse_input",
            "current", "apply_change"]
@@ -119,13 +124,13 @@ def parse_input(raw: bytes | str, *, max_bytes: int = 65536) -> Event | PolicyCh
     return parse_event(raw, max_bytes=max_bytes)
 
 
-def current(engine: Engine) -> dict[str, float]:
+def current(engine: Tunable) -> dict[str, float]:
     """The values the engine decides with now."""
     return {"blacklist_threshold": engine.policy.threshold,
             "alert_cooldown_seconds": engine.alerting.cooldown_ms / 1000}
 
 
-def apply_change(engine: Engine, change: PolicyChange) -> None:
+def apply_change(engine: Tunable, change: PolicyChange) -> None:
     if change.setting == "blacklist_threshold":
         engine.policy.threshold = change.value
     elif change.setting == "alert_cooldown_seconds":

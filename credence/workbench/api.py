@@ -66,33 +66,31 @@ OPENAPI: dict[str, Any] = {
 }
 
 
-def _lender(request: web.Request) -> str | None:
-    from credence.workbench.app import WORKBENCH
-
-    auth = request.headers.get("Authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return request.app[WORKBENCH].lenders.lender_of(token.strip())
-
-
-async def seller_score(request: web.Request) -> web.Response:
-    from credence.workbench.app import WORKBENCH
-
-    if _lender(request) is None:
-        return web.json_response({"error": "a lender's bearer token is required"}, status=401,
-                                 headers={"WWW-Authenticate": 'Bearer realm="credence"'})
-    seller = request.match_info["seller_id"]
-    found = await asyncio.to_thread(request.app[WORKBENCH].model.seller_score, seller)
-    if found is None:
-        return web.json_response({"error": f"no score for seller {seller!r}"}, status=404)
-    return web.json_response(found)
-
-
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(OPENAPI)
 
 
-def add_api_routes(app: web.Application) -> None:
+def add_api_routes(app: web.Application, lenders: Any, model: Any) -> None:
+    """Routes of the lender API, answering from the workbench's lender tokens and read model
+    (given here, so this module needs nothing of the pages' module)."""
+
+    def lender_of(request: web.Request) -> str | None:
+        auth = request.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return lenders.lender_of(token.strip())
+
+    async def seller_score(request: web.Request) -> web.Response:
+        if lender_of(request) is None:
+            return web.json_response({"error": "a lender's bearer token is required"},
+                                     status=401,
+                                     headers={"WWW-Authenticate": 'Bearer realm="credence"'})
+        seller = request.match_info["seller_id"]
+        found = await asyncio.to_thread(model.seller_score, seller)
+        if found is None:
+            return web.json_response({"error": f"no score for seller {seller!r}"}, status=404)
+        return web.json_response(found)
+
     app.router.add_get("/api/v1/sellers/{seller_id}/score", seller_score)
     app.router.add_get("/api/v1/openapi.json", openapi)

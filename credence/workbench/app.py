@@ -530,5 +530,5 @@ def create_app(wb: Workbench) -> web.Application:
     r.add_get("/health", health)
     r.add_get("/favicon.ico", favicon)
     r.add_static("/static/", HERE / "static")
-    add_api_routes(app)
+    add_api_routes(app, wb.lenders, wb.model)
     return app
