@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 from config.settings import Settings
 from config.topics import create_topics
+from credence.chaos.harness import scrape_metrics
 
 __all__ = ["run_bench", "BenchResult"]
 
@@ -85,20 +85,7 @@ def _ms(x: float | None) -> str:
 
 
 def _metrics(port: int) -> dict[str, float]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as r:  # noqa: S310
-            text = r.read().decode()
-    except OSError:
-        return {}
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, _, v = line.rpartition(" ")
-            try:
-                out[k] = float(v)
-            except ValueError:
-                pass
-    return out
+    return scrape_metrics(port)
 
 
 def _sum(m: dict[str, float], prefix: str) -> float:

@@ -19,7 +19,8 @@ import orjson
 
 from config.settings import Settings
 
-__all__ = ["ROOT", "Worker", "produce", "consume_all", "wait_for", "settings_env", "free_port"]
+__all__ = ["scrape_metrics", "ROOT", "Worker", "produce", "consume_all", "wait_for", "settings_env",
+           "free_port"]
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: workers run its code
 
@@ -35,6 +36,27 @@ def settings_env(s: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
     env.update(s.environ())
     return env
+
+
+def scrape_metrics(port: int, timeout: float = 3.0) -> dict[str, float]:
+    """A worker's Prometheus ``/metrics`` as ``{series: value}`` ({} when it does not answer)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",  # noqa: S310
+                                    timeout=timeout) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            try:
+                out[name] = float(value)
+            except ValueError:
+                pass
+    return out
 
 
 @dataclass
@@ -62,20 +84,7 @@ class Worker:
         return self
 
     def metrics(self) -> dict[str, float]:
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",  # noqa: S310
-                                        timeout=2) as r:
-                text = r.read().decode()
-        except OSError:
-            return {}
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return scrape_metrics(self.port, timeout=2)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """``(HTTP status, body)`` of /health; ``(0, {})`` while it does not answer."""

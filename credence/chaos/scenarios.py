@@ -425,35 +425,26 @@ def kills(n: int) -> Inject:
     return inject
 
 
-def broker_restart(arena: Arena, res: Result, rng: random.Random) -> None:
-    """SIGKILL the broker mid-stream and start it again (its log directory stays)."""
-    from credence.stack import Stack
+def restart(service: str) -> Inject:
+    """SIGKILL ``service`` (kafka or redis) mid-stream and start it again; its data stays (the
+    broker's log directory, Redis's append-only file, which brings back every acknowledged
+    write)."""
+    def inject(arena: Arena, res: Result, rng: random.Random) -> None:
+        from credence.stack import Stack
 
-    arena.wait_share(rng.uniform(0.2, 0.4), STEP)
-    stack = Stack(arena.admin)
-    _fault(arena, res)
-    stack.stop("kafka", kill=True, echo=lambda m: None)
-    time.sleep(1.0)
-    stack.start("kafka", echo=lambda m: None)
-    t = time.monotonic()
-    _worst(res, arena.recovery(t))
-    res.notes.append("recovery counted from the broker answering again")
-
-
-def redis_restart(arena: Arena, res: Result, rng: random.Random) -> None:
-    """SIGKILL Redis mid-stream and start it again: its append-only file brings back every
-    write it acknowledged."""
-    from credence.stack import Stack
-
-    arena.wait_share(rng.uniform(0.2, 0.4), STEP)
-    stack = Stack(arena.admin)
-    _fault(arena, res)
-    stack.stop("redis", kill=True, echo=lambda m: None)
-    time.sleep(1.0)
-    stack.start("redis", echo=lambda m: None)
-    arena.grant_redis()
-    t = time.monotonic()
-    _worst(res, arena.recovery(t))
+        arena.wait_share(rng.uniform(0.2, 0.4), STEP)
+        stack = Stack(arena.admin)
+        _fault(arena, res)
+        stack.stop(service, kill=True, echo=lambda m: None)
+        time.sleep(1.0)
+        stack.start(service, echo=lambda m: None)
+        if service == "redis":
+            arena.grant_redis()
+        t = time.monotonic()
+        _worst(res, arena.recovery(t))
+        if service == "kafka":
+            res.notes.append("recovery counted from the broker answering again")
+    return inject
 
 
 def rebalances(arena: Arena, res: Result, rng: random.Random) -> None:
@@ -562,8 +553,8 @@ def unreachable(service: str, seconds: float = 30.0) -> Inject:
 #: the fault from the run's options)
 SCENARIOS: dict[str, tuple[int, Callable[[int, float], Inject]]] = {
     "kills": (2, lambda k, sec: kills(k)),
-    "broker-restart": (1, lambda k, sec: broker_restart),
-    "redis-restart": (1, lambda k, sec: redis_restart),
+    "broker-restart": (1, lambda k, sec: restart("kafka")),
+    "redis-restart": (1, lambda k, sec: restart("redis")),
     "rebalances": (1, lambda k, sec: rebalances),
     "maxmemory": (1, lambda k, sec: maxmemory),
     "kafka-unreachable": (0, lambda k, sec: unreachable("kafka", sec)),
