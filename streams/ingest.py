@@ -130,18 +130,25 @@ class Ingestor:
                  position: Callable[[str, int], int | None] | None = None) -> dict[str, list]:
         """``tp → [next offset, largest ts or None, caught up]`` for the partitions given.
 
-        ``position`` gives where consumption starts for a partition this worker has not
-        processed anything from yet (its committed offset, or the earliest one)."""
+        ``position`` gives where this worker started on a partition (the group's committed
+        offset when it was assigned, or the earliest one)."""
         out: dict[str, list] = {}
         for tp in sorted(tps):
             topic, _, p = tp.rpartition("/")
             hw = highwater(topic, int(p))
-            nxt = self.next_offset.get(tp)
-            if nxt is None and position is not None:
-                nxt = position(topic, int(p))
+            nxt = self.forwarded_through(
+                tp, position(topic, int(p)) if position is not None else None)
             caught = hw is not None and nxt is not None and nxt >= hw
             out[tp] = [nxt, self.max_ts.get(tp), caught]
         return out
+
+    def forwarded_through(self, tp: str, start: int | None) -> int | None:
+        """The offset of ``tp`` up to which events are forwarded: what this worker forwarded or
+        where it started (the group's committed offset: forwarded by an earlier owner),
+        whichever is further. A partition back from a worker that finished it has nothing left
+        to read, and this worker's own figure dates from before it lost the partition."""
+        known = [o for o in (self.next_offset.get(tp), start) if o is not None]
+        return max(known) if known else None
 
     @staticmethod
     def _count(res: IngestResult, topic: str, outcome: str) -> None:
