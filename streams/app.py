@@ -37,6 +37,7 @@ from credence.store.redis import aconnect
 from streams.detect import DetectionStage, output_id
 from streams.ingest import Ingestor, encode_forward
 from streams.metrics import Metrics
+from streams.snapshot_store import SnapshotMissing, SnapshotStore
 
 __all__ = ["create_app", "run_worker", "broker_credentials", "Runtime", "Role"]
 
@@ -256,7 +257,11 @@ class Runtime:
 
     async def _load_stage(self) -> DetectionStage:
         stage = DetectionStage(self.s, await asyncio.to_thread(self.input_partitions))
-        blob = await self.redis.get(self.snapshot_key)
+        try:
+            blob = await SnapshotStore(self.redis, self.snapshot_key).load()
+        except SnapshotMissing as e:
+            log.warning("detection snapshot not used (%s); rebuilding from the start", e)
+            return stage
         if blob:
             try:
                 stage.restore(blob)
@@ -335,7 +340,7 @@ class Runtime:
             return  # nothing, or a state being changed by the catch-up thread: the last stands
         t0 = time.perf_counter()
         blob = self.stage.snapshot()
-        await self.redis.set(self.snapshot_key, blob)
+        await SnapshotStore(self.redis, self.snapshot_key).save(blob)
         self.last_snapshot = time.monotonic()
         self.metrics.snapshot_seconds.observe(time.perf_counter() - t0)
 
