@@ -21,9 +21,15 @@ Streaming adaptation.
   clusters' (account, seller) pairs.
 * An identifier held by more than ``hub_accounts`` accounts (a parcel locker, a shared office
   card) stops linking at the next rebuild, so one hub cannot glue strangers together.
-* IP addresses never link: carrier NAT, offices and a campus NAT put hundreds of honest strangers
-  on one address. They only add a little evidence when the accounts that converge on a seller
-  also order from the same IP there.
+* An IP address alone never links: carrier NAT, offices and a campus NAT put hundreds of honest
+  strangers on one address. An IP *at one seller* does, for orders that carry no device, card
+  or address, between repeat buyers of that seller, when few accounts share it
+  (``ip_hub_accounts``): accounts reordering from one seller from one address are what a crew on
+  a couple of home connections looks like where the platform sends only the IP (issue 10: slow
+  wash on IP-only platforms went unseen), and strangers behind a big NAT at the same seller are
+  too many to link. Such links join accounts into clusters but weigh nothing
+  in the score's sharing terms: the cluster is then judged on behaviour alone (size, share of
+  the seller's orders, review push, new accounts, unshipped orders).
 
 Scoring. Each account of a cluster is attributed to its *target*, the seller it buys from most
 (ties: the seller the cluster buys from most). A puppet's one-off camouflage purchase therefore
@@ -94,6 +100,8 @@ class SockPuppets(Detector):
       while it keeps buying.
     * ``rebuild_every_ms`` (6 h): how often links are rebuilt from scratch to expire old ones.
     * ``hub_accounts`` (40): an identifier used by more accounts than this stops linking.
+    * ``ip_hub_accounts`` (8): an (IP, seller) pair used by more accounts than this stops
+      linking (a household has up to ``household`` accounts; a campus or carrier NAT, dozens).
     * ``min_accounts`` (3): fewest cluster accounts at one seller to consider.
     * ``new_account_days`` (30): an account is new if it was registered this close to its order.
     * ``emit_min`` (0.4): smallest score reported.
@@ -125,7 +133,8 @@ class SockPuppets(Detector):
     observes: ClassVar[frozenset[EventType]] = frozenset({"order", "review"})
 
     def __init__(self, *, window_ms: int = 14 * DAY_MS, rebuild_every_ms: int = 6 * HOUR_MS,
-                 hub_accounts: int = 40, min_accounts: int = 3, new_account_days: float = 30.0,
+                 hub_accounts: int = 40, ip_hub_accounts: int = 8, min_accounts: int = 3,
+                 new_account_days: float = 30.0,
                  emit_min: float = 0.4, refresh_ms: int = DAY_MS, max_sellers: int = 5,
                  max_buyers: int = 100, big_cluster: int = 60, big_every_ms: int = HOUR_MS,
                  recent_orders: int = 64,
@@ -142,6 +151,7 @@ class SockPuppets(Detector):
         self.window_ms = int(window_ms)
         self.rebuild_every_ms = int(rebuild_every_ms)
         self.hub_accounts = int(hub_accounts)
+        self.ip_hub_accounts = int(ip_hub_accounts)
         self.min_accounts = int(min_accounts)
         self.new_account_days = float(new_account_days)
         self.emit_min = float(emit_min)
@@ -241,6 +251,7 @@ class SockPuppets(Detector):
         if pair is None:
             pair = self._pair[(b, s)] = [0, 0.0, 0, 0, None, 0, 0]
         unshipped = not event.shipped
+        before = pair[_IP] if pair[_ORDERS] == 1 else None  # the IP of its first order here
         pair[_ORDERS] += 1
         pair[_AMOUNT] += event.amount
         pair[_UNSHIPPED] += unshipped
@@ -253,8 +264,17 @@ class SockPuppets(Detector):
         recent.append((b, event.order_id))
         self._seller_orders[s] = self._seller_orders.get(s, 0) + 1
         keys: list[str | None] = []
-        for fld, prefix in _LINKS:
-            value = getattr(event, fld)
+        values = [(prefix, getattr(event, fld)) for fld, prefix in _LINKS]
+        # An (IP, seller) pair links only repeat buyers of the seller (from their second order
+        # here on, with the first order's address): crews reorder from their few connections,
+        # students behind a campus NAT buy once here and there (one-off co-location is chance).
+        # And only orders that carry no device, card or address: where those are sent they are
+        # the better evidence, and an IP joining their clusters dilutes the behaviour of the
+        # part that shares them (training world 106: a card crew's review push, judged over all
+        # eleven accounts on the crew's connections, fell under its threshold).
+        if pair[_ORDERS] >= 2 and not any(v for _, v in values):
+            values += [("i", f"{ip}|{s}") for ip in dict.fromkeys((before, event.ip)) if ip]
+        for prefix, value in values:
             if not value:
                 keys.append(None)
                 continue
@@ -268,10 +288,13 @@ class SockPuppets(Detector):
             acct.ids[key] = max(ts, acct.ids.get(key, ts))
             if fresh and len(holders) >= 2:
                 self._shared.add(key)
-                if len(holders) <= self.hub_accounts:
+                hub = self._hub(key)
+                if len(holders) <= hub:
                     self._union(b, next(iter(holders)))
-                elif len(holders) == self.hub_accounts + 1:
+                elif len(holders) == hub + 1:
                     self._links_stale = True  # it became a hub: unlink its holders
+                    if key[0] == "i":
+                        self._next_rebuild = None  # at once: a NAT's co-location is no link
         self._live[event.order_id] = (b, s)
         self._queue.append((ts, b, s, event.amount, unshipped, event.order_id, *keys))
         self._dirty.add(b)
@@ -342,6 +365,9 @@ class SockPuppets(Detector):
         for seller in [k for k, v in self._last.items() if v[2] < cutoff]:
             del self._last[seller]
 
+    def _hub(self, key: str) -> int:
+        return self.ip_hub_accounts if key[0] == "i" else self.hub_accounts
+
     def _forget_use(self, key: str, b: str, ts: int) -> None:
         """An order expired: forget its identifier use unless the account used it again later."""
         holders = self._ident.get(key)
@@ -365,7 +391,7 @@ class SockPuppets(Detector):
         self._next_eval = {}
         for key in sorted(self._shared):
             holders = self._ident[key]
-            if len(holders) <= self.hub_accounts:
+            if len(holders) <= self._hub(key):
                 it = iter(holders)
                 first = next(it)
                 for other in it:
@@ -469,6 +495,7 @@ class SockPuppets(Detector):
         cutoff = now - self.window_ms
         new_ms = self.new_account_days * DAY_MS
         groups: dict[str, dict[str, list[str]]] = {"d": {}, "p": {}, "a": {}}
+        at_ips: dict[str, int] = {}  # (IP, seller) links here → buyers holding them
         unshipped = 0
         buyer_orders = 0
         reviews = 0
@@ -497,8 +524,12 @@ class SockPuppets(Detector):
             if pair[_IP]:
                 ips[pair[_IP]] = ips.get(pair[_IP], 0) + 1
             for key, t in acct.ids.items():
-                if t >= cutoff:
+                if t < cutoff:
+                    continue
+                if key[0] in groups:
                     groups[key[0]].setdefault(key, []).append(b)
+                elif key.endswith(f"|{seller}"):  # (IP, seller) links weigh nothing in ident
+                    at_ips[key] = at_ips.get(key, 0) + 1
         crowd = {kind: max((len(v) for v in g.values()), default=1)
                  for kind, g in groups.items()}
         shared_ids = sorted(key for g in groups.values() for key, v in g.items() if len(v) >= 2)
@@ -602,9 +633,15 @@ class SockPuppets(Detector):
             "account_score": round(score, 4),
         }
         n_ids = len(shared_ids)
-        ids = "identifier" if n_ids == 1 else "identifiers"
-        summary = (f"{k} accounts linked by {n_ids} shared device, card or address {ids} "
-                   f"placed {orders} orders at this seller ({seller_share:.0%} of its orders "
+        n_ips = sum(c >= 2 for c in at_ips.values())
+        evidence["shared_ips_reordered_from"] = n_ips
+        links = [f"{n_ids} shared device, card or address "
+                 + ("identifier" if n_ids == 1 else "identifiers")] if n_ids else []
+        if n_ips:
+            links.append(f"reorders here from {n_ips} shared IP " + ("address" if n_ips == 1
+                                                                     else "addresses"))
+        summary = (f"{k} accounts linked by {' and '.join(links) or 'chains of shared identifiers'}"
+                   f" placed {orders} orders at this seller ({seller_share:.0%} of its orders "
                    f"in the window).")
         return (seller_score, accounts, evidence, tuple(reasons), last_ts, summary)
 

@@ -30,8 +30,8 @@ from streams.snapshot import seal, unseal
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 4  # bump when the engine state changes shape (3: sealed, no settings;
-#                        4: cohort detector gained sharing_mark)
+SNAPSHOT_VERSION = 5  # bump when the engine state changes shape (3: sealed, no settings;
+#                        4: cohort detector gained sharing_mark; 5: sock_puppets links (IP, seller))
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:

@@ -235,6 +235,59 @@ def _card_crew(praise_client: float, praise_elsewhere: float) -> tuple[list[Even
     return sorted([*w.events, *reviews], key=lambda e: (e.ts, e.event_id)), crew
 
 
+def _ip_crew(praise_client: float, praise_elsewhere: float) -> tuple[list[Event], list[str]]:
+    """Issue 10, slow wash on an IP-only platform: seven aged accounts on two home connections,
+    no device, card or address sent, reordering from ``s_ip`` about daily and a few times from
+    popular shops from their own connection; reviews as in `_card_crew`."""
+    w = World(days=20)
+    rng = random.Random(12)
+    crew = [f"ipc{i}" for i in range(7)]
+    reviews: list[Event] = []
+
+    def buy(seller: str, b: str, ts: int, p_review: float) -> None:
+        oid = w.order(seller, b, ts, ip=f"ip_crew{crew.index(b) % 2}",
+                      registered=T0 - 900 * DAY)
+        if rng.random() < p_review:
+            reviews.append(Review(review_id=f"r{oid}", seller_id=seller, reviewer_id=b,
+                                  rating=5, order_id=oid, ts=ts + 2 * DAY))
+
+    for i in range(35):
+        buy("s_ip", crew[i % 7], T0 + i * 13 * HOUR + rng.randrange(HOUR), praise_client)
+    for b in crew:
+        for _ in range(3):
+            buy(rng.choice(HONEST[:5]), b, T0 + rng.randrange(18 * DAY), praise_elsewhere)
+    return sorted([*w.events, *reviews], key=lambda e: (e.ts, e.event_id)), crew
+
+
+def test_a_crew_on_two_home_connections_is_found_by_its_reorders_and_praise():
+    """Where the platform sends only the IP, accounts that reorder from one seller from one
+    address are linked; with the review push they are a crew."""
+    events, crew = _ip_crew(praise_client=0.9, praise_elsewhere=0.1)
+    by = best(run(SockPuppets(), events))
+    assert set(by) == {"s_ip"}
+    # each connection's accounts are a cluster of their own (nothing links the two)
+    assert by["s_ip"].score >= 0.6
+    assert set(by["s_ip"].accounts) <= set(crew) and len(by["s_ip"].accounts) >= 4
+
+
+def test_an_office_reordering_on_one_connection_without_praise_stays_quiet():
+    events, _ = _ip_crew(praise_client=0.3, praise_elsewhere=0.3)
+    by = best(run(SockPuppets(), events))
+    assert "s_ip" not in by or by["s_ip"].score < 0.4
+
+
+def test_strangers_behind_a_nat_reordering_at_one_shop_are_not_linked():
+    """Beyond ``ip_hub_accounts`` accounts an (IP, seller) pair links nobody, from the next
+    evaluation on: a carrier NAT's regulars of a popular shop are strangers."""
+    det = SockPuppets(ip_hub_accounts=4)
+    w = World(buyers=0)
+    for i in range(10):
+        for k in range(2):
+            w.order("s_pop", f"nat{i}", T0 + (2 * i + k) * HOUR, ip="ip_nat")
+    run(det, w.sorted())
+    assert len({det._root(f"nat{i}") for i in range(10)}) == 10
+
+
 def test_review_push_is_the_behaviour_that_benign_sharing_lacks():
     """Issue 10, class 2: a company card shared by aged accounts with shipped ordinary orders
     stays a prior; the same sharing with 5-star reviews at the client far above the crew's own
