@@ -64,8 +64,9 @@ class Runtime:
         # away: the fault suite's maxmemory run sent each alert six times) must not send them
         # again. Cleared as their markers are written; at most a batch's outputs.
         self._unmarked: set[str] = set()
-        # The stage a catch-up thread is changing: no snapshot of it may be taken meanwhile.
-        self._catching_up: DetectionStage | None = None
+        # The stage whose state is ahead of what is published (a catch-up thread is changing it,
+        # or a batch's outputs are still being sent): no snapshot of it may be taken meanwhile.
+        self._unpublished: DetectionStage | None = None
         self.last_snapshot = 0.0
         self.snapshot_key = f"{self.p}:detect:snapshot"
         # Progress must never overtake the events it describes in the sequenced topic: a batch's
@@ -308,20 +309,23 @@ class Runtime:
             # First batch, or a gap: another worker had the partition meanwhile.
             stage = self.stage = await self.retrying("load", self._load_stage)
             self._late_seen = stage.seq.late
-            # The catch-up runs in a thread while the event loop goes on; a revocation meanwhile
-            # (fault suite: a rebalance during a four-minute catch-up) must not snapshot the
-            # state that thread is changing ('dictionary changed size during iteration', and a
-            # snapshot holding part of a message). This batch is still finished on the stage it
-            # began with: its outputs are deterministic and deduplicated by id, and the next
-            # owner redoes the batch from its own snapshot.
-            self._catching_up = stage
-            try:
+        # Until this batch's outputs are published, no snapshot of the stage (a revocation
+        # meanwhile saves one): the catch-up runs in a thread while the event loop goes on, and
+        # a snapshot of the state it changes crashed a worker in the fault suite ('dictionary
+        # changed size during iteration'); a snapshot taken after `handle` but before the
+        # broker has the outputs would let the next owner start past outputs a kill then lost.
+        # This batch is still finished on the stage it began with: its outputs are
+        # deterministic and deduplicated by id, and the next owner redoes the batch from the
+        # last snapshot taken with everything before it published.
+        self._unpublished = stage
+        try:
+            if first > stage.seq_offset + 1:
                 pre = await asyncio.to_thread(self._catch_up, stage, first)
-            finally:
-                self._catching_up = None
-            await self.retrying("emit", lambda: self.emit(pre, sinks))
-        out = stage.handle([(e.message.offset, e.message.value) for e in events])
-        await self.retrying("emit", lambda: self.emit(out, sinks))
+                await self.retrying("emit", lambda: self.emit(pre, sinks))
+            out = stage.handle([(e.message.offset, e.message.value) for e in events])
+            await self.retrying("emit", lambda: self.emit(out, sinks))
+        finally:
+            self._unpublished = None
         m = self.metrics
         m.ticks.inc(stage.ticks_closed)
         m.late.inc(stage.seq.late - self._late_seen)
@@ -336,8 +340,8 @@ class Runtime:
             await self.retrying("snapshot", self.save_snapshot)
 
     async def save_snapshot(self) -> None:
-        if self.stage is None or self.stage is self._catching_up:
-            return  # nothing, or a state being changed by the catch-up thread: the last stands
+        if self.stage is None or self.stage is self._unpublished:
+            return  # nothing, or a state ahead of what is published: the last snapshot stands
         t0 = time.perf_counter()
         blob = self.stage.snapshot()
         await SnapshotStore(self.redis, self.snapshot_key).save(blob)

@@ -21,7 +21,7 @@ def _runtime() -> Runtime:
 
 async def test_no_snapshot_of_a_stage_being_caught_up():
     rt = _runtime()
-    rt.stage = rt._catching_up = DetectionStage(rt.s)
+    rt.stage = rt._unpublished = DetectionStage(rt.s)
     await rt.save_snapshot()  # would reach for Redis (and fail) if it tried
     assert rt.last_snapshot == 0.0
 
@@ -39,7 +39,7 @@ async def test_a_batch_whose_catch_up_was_revoked_is_finished_on_its_stage():
 
     def catch_up(st: DetectionStage, until: int) -> Outputs:
         # a rebalance arrives meanwhile: on_revoked would snapshot (skipped) and drop the stage
-        snapshot_skipped.append(rt._catching_up is st)
+        snapshot_skipped.append(rt._unpublished is st)
         rt.stage = None
         return Outputs()
 
@@ -60,8 +60,33 @@ async def test_a_batch_whose_catch_up_was_revoked_is_finished_on_its_stage():
     await rt.detect(batch, sinks={})
     assert snapshot_skipped == [True]
     assert handled == [[(50, b"{}")]]  # not dropped: the batch is finished and published
-    assert len(emitted) == 2 and rt.stage is None and rt._catching_up is None
+    assert len(emitted) == 2 and rt.stage is None and rt._unpublished is None
 
+
+
+async def test_no_snapshot_while_a_batchs_outputs_are_being_sent():
+    """A revocation between `handle` and the broker's acknowledgement of the outputs would save
+    a state past outputs that a kill could then lose: the next owner would start after them."""
+    rt = _runtime()
+    stage = rt.stage = DetectionStage(rt.s)
+    stage.seq_offset = 9
+    saved: list[bool] = []
+
+    async def emit(out: Outputs, sinks: dict) -> None:
+        before = rt.last_snapshot
+        await rt.save_snapshot()  # what on_revoked does; would reach for Redis if it tried
+        saved.append(rt.last_snapshot != before)
+
+    def handle(items: list[tuple[int, bytes]]) -> Outputs:
+        stage.seq_offset = items[-1][0]
+        stage.ticks_closed = 0
+        return Outputs()
+
+    rt.emit = emit  # type: ignore[method-assign]
+    stage.handle = handle  # type: ignore[method-assign]
+    rt.s = rt.s.model_copy(update={"snapshot_seconds": 10**9})
+    await rt.detect([SimpleNamespace(message=SimpleNamespace(offset=10, value=b"{}"))], sinks={})
+    assert saved == [False] and rt._unpublished is None
 
 # ---------------------------------------------------------------------------- heartbeats
 # The fault suite's kill run lost the last ticks' outputs: a heartbeat between a revocation and
