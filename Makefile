@@ -68,8 +68,9 @@ stack-down:
 	$(DEMO_ENV) $(CREDENCE) stack down
 
 # The demo: stack, topics, one worker, a 7-day simulated marketplace paced live (event time
-# starts now and runs 1800x faster: the week in 6 minutes),
-# and the alerts, blacklist entries and score updates printed as they arrive. Ctrl-C stops all.
+# starts now and runs 1800x faster: the week in 6 minutes), the inspector workbench with a demo
+# login (printed), and the alerts, blacklist entries and score updates printed as they arrive.
+# Ctrl-C stops all.
 demo: setup
 	@set -euo pipefail; \
 	export $(DEMO_ENV); \
@@ -78,8 +79,12 @@ demo: setup
 	mkdir -p .credence/demo; \
 	$(CREDENCE) worker --loglevel warning > .credence/demo/worker.log 2>&1 & worker=$$!; \
 	$(CREDENCE) simulate --live --speedup 1800 --scale 0.3 --set days=7 --no-progress > .credence/demo/simulate.log 2>&1 & sim=$$!; \
-	trap 'kill $$worker $$sim 2>/dev/null; wait $$worker 2>/dev/null; echo; echo "stopped the worker and the simulator; the stack keeps running (make demo-stop)"' EXIT INT TERM; \
+	demo_pw=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(9))'); \
+	CREDENCE_INSPECT_PASSWORD=$$demo_pw $(CREDENCE) inspect users add demo --role supervisor >/dev/null; \
+	$(CREDENCE) inspect > .credence/demo/inspect.log 2>&1 & inspect=$$!; \
+	trap 'kill $$worker $$sim $$inspect 2>/dev/null; wait $$worker 2>/dev/null; echo; echo "stopped the worker, the simulator and the workbench; the stack keeps running (make demo-stop)"' EXIT INT TERM; \
 	echo "worker log: .credence/demo/worker.log, metrics: http://127.0.0.1:6066/metrics"; \
+	echo "workbench: http://127.0.0.1:$${CREDENCE_INSPECT_PORT:-8080}/  login: demo / $$demo_pw (a supervisor, made for this demo)"; \
 	$(CREDENCE) watch --for $${DEMO_SECONDS:-420}
 
 demo-stop: stack-down
