@@ -4,6 +4,7 @@ clusters that must stay quiet (households, a campus NAT, camouflage victims)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from credence.contract import Event, Order, Review
 from detectors.base import Finding
@@ -211,52 +212,47 @@ def test_big_ring_is_judged_on_a_schedule_and_still_reported():
     assert set(fs[-1].accounts) == set(puppets)
 
 
-def _card_crew(praise_client: float, praise_elsewhere: float) -> tuple[list[Event], list[str]]:
-    """Six aged accounts on one card, each with its own device and address, buying from
-    ``s_card`` about daily and a few times from popular shops; each order is reviewed 5-star
-    with the given probability (at the client, elsewhere)."""
+def _crew(client: str, crew: list[str], ids: Callable[[str], dict[str, str]], *, seed: int,
+          orders: int, every_hours: int, elsewhere: int, praise_client: float,
+          praise_elsewhere: float) -> tuple[list[Event], list[str]]:
+    """Aged accounts with identifiers ``ids(account)`` buying from ``client`` in turn every
+    ``every_hours`` and ``elsewhere`` times each from popular shops; each order is reviewed
+    5-star with the given probability (at the client, elsewhere)."""
     w = World(days=20)
-    rng = random.Random(11)
-    crew = [f"crew{i}" for i in range(6)]
+    rng = random.Random(seed)
     reviews: list[Event] = []
 
     def buy(seller: str, b: str, ts: int, p_review: float) -> None:
-        oid = w.order(seller, b, ts, device=f"d_{b}", payment="p_crew", address=f"a_{b}",
-                      registered=T0 - 900 * DAY)
+        oid = w.order(seller, b, ts, registered=T0 - 900 * DAY, **ids(b))
         if rng.random() < p_review:
             reviews.append(Review(review_id=f"r{oid}", seller_id=seller, reviewer_id=b,
                                   rating=5, order_id=oid, ts=ts + 2 * DAY))
 
-    for i in range(30):
-        buy("s_card", crew[i % 6], T0 + i * 15 * HOUR + rng.randrange(HOUR), praise_client)
+    for i in range(orders):
+        buy(client, crew[i % len(crew)], T0 + i * every_hours * HOUR + rng.randrange(HOUR),
+            praise_client)
     for b in crew:
-        for _ in range(4):
+        for _ in range(elsewhere):
             buy(rng.choice(HONEST[:5]), b, T0 + rng.randrange(18 * DAY), praise_elsewhere)
     return sorted([*w.events, *reviews], key=lambda e: (e.ts, e.event_id)), crew
+
+
+def _card_crew(praise_client: float, praise_elsewhere: float) -> tuple[list[Event], list[str]]:
+    """Six aged accounts on one card, each with its own device and address, buying from
+    ``s_card`` about daily."""
+    return _crew("s_card", [f"crew{i}" for i in range(6)],
+                 lambda b: {"device": f"d_{b}", "payment": "p_crew", "address": f"a_{b}"},
+                 seed=11, orders=30, every_hours=15, elsewhere=4, praise_client=praise_client,
+                 praise_elsewhere=praise_elsewhere)
 
 
 def _ip_crew(praise_client: float, praise_elsewhere: float) -> tuple[list[Event], list[str]]:
     """Issue 10, slow wash on an IP-only platform: seven aged accounts on two home connections,
-    no device, card or address sent, reordering from ``s_ip`` about daily and a few times from
-    popular shops from their own connection; reviews as in `_card_crew`."""
-    w = World(days=20)
-    rng = random.Random(12)
+    no device, card or address sent, reordering from ``s_ip`` about daily."""
     crew = [f"ipc{i}" for i in range(7)]
-    reviews: list[Event] = []
-
-    def buy(seller: str, b: str, ts: int, p_review: float) -> None:
-        oid = w.order(seller, b, ts, ip=f"ip_crew{crew.index(b) % 2}",
-                      registered=T0 - 900 * DAY)
-        if rng.random() < p_review:
-            reviews.append(Review(review_id=f"r{oid}", seller_id=seller, reviewer_id=b,
-                                  rating=5, order_id=oid, ts=ts + 2 * DAY))
-
-    for i in range(35):
-        buy("s_ip", crew[i % 7], T0 + i * 13 * HOUR + rng.randrange(HOUR), praise_client)
-    for b in crew:
-        for _ in range(3):
-            buy(rng.choice(HONEST[:5]), b, T0 + rng.randrange(18 * DAY), praise_elsewhere)
-    return sorted([*w.events, *reviews], key=lambda e: (e.ts, e.event_id)), crew
+    return _crew("s_ip", crew, lambda b: {"ip": f"ip_crew{crew.index(b) % 2}"}, seed=12,
+                 orders=35, every_hours=13, elsewhere=3, praise_client=praise_client,
+                 praise_elsewhere=praise_elsewhere)
 
 
 def test_a_crew_on_two_home_connections_is_found_by_its_reorders_and_praise():
