@@ -332,7 +332,9 @@ class Stack:
         # it); the arguments travel in a java @argfile, mode 600, so the password is in no argv.
         args = self.kdir / "format.args"
         _write_secret(args, "\n".join([
-            "kafka.tools.StorageTool", "format", "-t", cid_file.read_text().strip(),
+            # "=" form: a base64url id starts with "-" one time in 64, and argparse then reads
+            # it as an option ("--cluster-id/-t: expected one argument", seen in make test).
+            "kafka.tools.StorageTool", "format", f"--cluster-id={cid_file.read_text().strip()}",
             "-c", str(conf), "--ignore-formatted",
             "--add-scram", f"SCRAM-SHA-512=[name=admin,password={admin_pw}]"]) + "\n")
         try:
