@@ -11,6 +11,7 @@ from tests.fixtures.cases import (
     events_of,
     narrow_crew_with_new_customers,
     proxy_ring_without_identifiers,
+    regulars_amid_a_proxy_crew,
 )
 from tests.unit.detectors.support import run
 
@@ -86,3 +87,28 @@ def test_a_crews_second_client_is_found_through_the_accounts_the_first_gave_away
     assert all(set(f.accounts) <= {f"tc{i:02d}" for i in range(16)} for f in second)
     blind = run(PuppetCohort(crew_min=2.0), events)
     assert not any(f.seller_id == "s054" for f in blind)
+
+
+def test_a_members_traits_count_only_where_the_cohort_shows_that_behaviour():
+    """Golden case regulars_amid_a_proxy_crew (held-out world 9619 of issue 10): three real
+    customers arrive with a proxy crew that orders around the clock at their shop. The cohort
+    shows no waves, yet their orders fell within an hour of a crew order and one of two went
+    unshipped: counted as full traits, that put them at the listing threshold. A trait the
+    cohort's own test does not show counts half, and a member's unshipped orders count only
+    when unlikely under the shop's own rate."""
+    events = events_of(regulars_amid_a_proxy_crew)
+    found = run(PuppetCohort(), events)
+    client = [f for f in found if f.seller_id == "s018"]
+    assert max(f.score for f in client) >= 0.8
+    best = _best_account_scores(client)
+    regulars = max(best[u] for u in ("ur0", "ur1", "ur2"))
+    assert regulars < 0.6
+    assert min(best[f"px{i:02d}"] for i in range(20)) > regulars
+    for f in client:
+        for b, traits in f.evidence["member_traits"].items():
+            if b.startswith("ur"):
+                assert not {"wave", "unshipped"} & set(traits)
+    # Every flag counted in full, whatever the cohort's tests say: the customers climb.
+    blind = _best_account_scores(
+        f for f in run(PuppetCohort(trait_min=float("-inf")), events) if f.seller_id == "s018")
+    assert min(blind[u] for u in ("ur0", "ur1", "ur2")) > regulars + 0.05
