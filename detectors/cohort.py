@@ -162,10 +162,11 @@ class PuppetCohort(Detector):
       repeat buyers also buy again and again are its siblings (a crew's other clients);
       devotion counts orders at the seller and its siblings.
     * ``crew_min`` [0.35], ``crew_share`` [0.05]: the member score (every trait counted in
-      full) that marks an account as a crew member for ``window_ms``, and the least share of another seller's orders the marked
-      accounts must make there to be judged as its crew. 0.35 is above what the training
-      worlds' real new customers and regulars of a ring's client reached as members (0.24-0.33
-      in the golden cases) once a wave or an amount trait is missing.
+      full) that marks an account as a crew member for ``window_ms``, and the least share of
+      another seller's orders the marked accounts must make there to be judged as its crew.
+      0.35 is above what the training worlds' real new customers and regulars of a ring's
+      client reached as members (0.24-0.33 in the golden cases) once a wave or an amount trait
+      is missing.
     * ``prior_orders`` [5]: pseudo-orders at the market's rate added to a seller's own
       unshipped and 5-star rates (a small seller's orders may be mostly the ring's).
     * ``low_quantile`` [0.05]: an amount is unusual for a seller when it is as isolated among
@@ -919,13 +920,14 @@ class PuppetCohort(Detector):
         by_sharing = max(nlp["devices"], nlp["identity"]) >= self.sharing_mark
         shown = {t for t, tests in _TRAIT_TESTS.items()
                  if max(nlp[x] for x in tests) >= self.trait_min}
+
         def worth(t: str, full: bool) -> float:
             return 1.0 if full or t in shown else self.unshown_worth
 
         for b in members:
             strong = [t for t in _STRONG if b in flags.get(t, ())]
             weak = [t for t in _WEAK if b in flags.get(t, ())]
-            traits[b] = [t for t in strong + weak if t in shown]
+            traits[b] = strong + weak
             # A member is as suspicious as the cohort only when it shows the cohort's behaviour
             # itself and buys little elsewhere: an honest regular of the client who happened to
             # order in the same hour as the crew stays under the blacklist's release level.
@@ -970,6 +972,8 @@ class PuppetCohort(Detector):
             "surprise_log10": {k: round(v, 2) for k, v in nlp.items()},
             "member_traits": {b: traits[b] for b in sorted(members, key=lambda b: (
                 -accounts[b], b))[:20]},
+            # the traits that count in full; the others count at ``unshown_worth``
+            "traits_the_cohort_shows": sorted(shown),
             "total_surprise": round(surprise, 2),
         }
         return Finding(detector=self.name, seller_id=s, score=score, ts=ts, summary=summary,
