@@ -30,7 +30,7 @@ from typing import Any
 
 from config.settings import Settings
 from config.topics import create_topics
-from credence.chaos.harness import scrape_metrics
+from credence.chaos.harness import free_port, scrape_metrics
 
 __all__ = ["run_bench", "BenchResult"]
 
@@ -126,14 +126,6 @@ def _start_worker(settings: Settings, port: int, log: Path, role: str) -> subpro
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_bench(base: Settings, scale: float = 0.2, rate: float = 5000.0,
               latency_seconds: float = 20.0, split: bool = True, echo=print) -> BenchResult:
     from confluent_kafka import TopicPartition
@@ -181,7 +173,7 @@ def run_bench(base: Settings, scale: float = 0.2, rate: float = 5000.0,
         c.close()
 
         echo(f"worker{'s' if split else ''} catching up ...")
-        port, dport = _free_port(), _free_port()
+        port, dport = free_port(), free_port()
         t0 = time.perf_counter()
         proc = _start_worker(s, port, work / "worker.log", "ingest" if split else "all")
         dproc = _start_worker(s, dport, work / "detect.log", "detect") if split else proc

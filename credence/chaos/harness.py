@@ -5,6 +5,7 @@ integration tests drive (they share this, so a fault scenario and its test run t
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -25,8 +26,42 @@ __all__ = ["scrape_metrics", "ROOT", "Worker", "produce", "consume_all", "wait_f
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: workers run its code
 
 
+# Ports handed out by this process (a child may not have bound its port yet).
+_GIVEN: set[int] = set()
+# Listener ports are drawn from here: below Linux's default ephemeral range (32768-60999) and
+# clear of the stacks' own ports (26379, 29092-29094, 46379, 49092-49094).
+_LISTEN_RANGE = (20000, 26000)
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A free TCP port for a child process's listener (a worker's web port, a test stack).
+
+    Not one from binding port 0: that is an *ephemeral* port, and between closing it here and
+    the child binding it, any outgoing connection on the machine (a Kafka client's) may take it
+    as its local port; CI saw a worker exit with EADDRINUSE that way. Ports below the ephemeral
+    range are never handed out to outgoing connections, so a port free now stays free until a
+    listener takes it; ports given before are not given again."""
+    lo, hi = _LISTEN_RANGE
+    hi = min(hi, _ephemeral_low())
+    for _ in range(500 if hi - lo > 100 else 0):
+        port = lo + secrets.randbelow(hi - lo)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    with socket.socket() as s:  # an unusual port range: fall back to the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
