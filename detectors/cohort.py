@@ -116,6 +116,16 @@ _IDS: tuple[tuple[str, str], ...] = (("device_id", "d"), ("payment_id", "p"),
                                      ("address_id", "a"), ("ip", "i"))
 
 
+def _member_weight(strong: list[str], weak: list[str], worth: dict[str, float],
+                   base: float) -> float:
+    """A member's share of the cohort's score: 0.15, 0.2 per strong trait and 0.1 per hint
+    (each at its ``worth``), plus ``base`` (devotion, less the sharing mark's penalty)."""
+    hints = sum(worth[t] for t in weak)
+    if "young" in weak and "new" in weak:  # one hint: a new customer's account is young too
+        hints -= min(worth["young"], worth["new"])
+    return min(1.0, 0.15 + 0.2 * sum(worth[t] for t in strong) + 0.1 * hints + base)
+
+
 @dataclass(frozen=True)
 class _Assessment:
     """What judging one cohort at a seller found (past the gates)."""
@@ -185,8 +195,8 @@ class PuppetCohort(Detector):
       some crew hour by chance; unless the cohort as a whole shows waves, that is weak evidence
       against the customer (held-out world 9619 of issue 10: an eight-year-old account listed
       at 0.81 on "waves" the cohort did not show, waves surprise 0.0). Half, not nothing: on
-      the training worlds, dropping such traits cost the wash rings' account AP 0.015 (crew
-      members fell among the honest accounts other detectors raise).
+      the training worlds, dropping such traits outright let crew members fall among the
+      honest accounts other detectors raise.
     * ``min_volume`` [1.0], ``min_behaviour`` [4.0]: gates of the seller's surprise.
     * ``w_volume`` [0.5]: the weight of volume and devotion in the surprise.
     * ``full`` [7.5]: the surprise (log10 units) at which the score reaches 0.8. Chosen on the
@@ -197,9 +207,6 @@ class PuppetCohort(Detector):
 
     name: ClassVar[str] = "cohort"
     observes: ClassVar[frozenset[EventType]] = frozenset({"order", "review"})
-    # A state saved before ``trait_min`` existed restores without it and reads this default.
-    trait_min: float = 1.0
-    unshown_worth: float = 0.5
 
     def __init__(self, *, window_ms: int = 14 * DAY_MS, memory_ms: int = 180 * DAY_MS,
                  eval_every_ms: int = 30 * MINUTE_MS, refit_every_ms: int = 6 * HOUR_MS,
@@ -920,10 +927,8 @@ class PuppetCohort(Detector):
         by_sharing = max(nlp["devices"], nlp["identity"]) >= self.sharing_mark
         shown = {t for t, tests in _TRAIT_TESTS.items()
                  if max(nlp[x] for x in tests) >= self.trait_min}
-
-        def worth(t: str, full: bool) -> float:
-            return 1.0 if full or t in shown else self.unshown_worth
-
+        half = {t: 1.0 if t in shown else self.unshown_worth for t in _TRAIT_TESTS}
+        full = dict.fromkeys(_TRAIT_TESTS, 1.0)
         for b in members:
             strong = [t for t in _STRONG if b in flags.get(t, ())]
             weak = [t for t in _WEAK if b in flags.get(t, ())]
@@ -935,19 +940,12 @@ class PuppetCohort(Detector):
             # arrived with the ring buys nowhere else yet either (the honest accounts listed on
             # the training worlds were all such).
             devoted = 0.0 if b in flags.get("new", ()) else max(0.0, devotion[b] - 0.5) / 0.5
+            base = 0.3 * devoted - (0.2 if by_sharing and "shared" not in weak else 0.0)
             # The suspicion weighs traits the cohort does not show at ``unshown_worth``; the
             # crew mark (which only picks whom to judge at another seller, where they are
             # tested afresh) counts every trait in full.
-            for full, out in ((False, accounts), (True, marks)):
-                # Young and new are one hint: a new customer's account is young too.
-                hints = sum(worth(t, full) for t in weak) - (
-                    min(worth("young", full), worth("new", full))
-                    if "young" in weak and "new" in weak else 0.0)
-                weight = (0.15 + 0.2 * sum(worth(t, full) for t in strong) + 0.1 * hints
-                          + 0.3 * devoted)
-                if by_sharing and "shared" not in weak:
-                    weight -= 0.2
-                out[b] = score * min(1.0, weight)
+            accounts[b] = score * _member_weight(strong, weak, half, base)
+            marks[b] = score * _member_weight(strong, weak, full, base)
         mset = set(members)
         order_ids = [r[3] for r in self._recent.get(s, ()) if r[0] in mset]
         ts = max(p[_LAST] for p in pairs.values())
