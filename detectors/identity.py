@@ -496,6 +496,7 @@ class SockPuppets(Detector):
         new_ms = self.new_account_days * DAY_MS
         groups: dict[str, dict[str, list[str]]] = {"d": {}, "p": {}, "a": {}}
         at_ips: dict[str, int] = {}  # (IP, seller) links here → buyers holding them
+        at_seller = f"|{seller}"
         unshipped = 0
         buyer_orders = 0
         reviews = 0
@@ -528,7 +529,7 @@ class SockPuppets(Detector):
                     continue
                 if key[0] in groups:
                     groups[key[0]].setdefault(key, []).append(b)
-                elif key.endswith(f"|{seller}"):  # (IP, seller) links weigh nothing in ident
+                elif key.endswith(at_seller):  # (IP, seller) links weigh nothing in ident
                     at_ips[key] = at_ips.get(key, 0) + 1
         crowd = {kind: max((len(v) for v in g.values()), default=1)
                  for kind, g in groups.items()}

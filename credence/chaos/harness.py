@@ -48,22 +48,24 @@ def free_port() -> int:
     as its local port; CI saw a worker exit with EADDRINUSE that way. Ports below the ephemeral
     range are never handed out to outgoing connections, so a port free now stays free until a
     listener takes it; ports given before are not given again."""
-    lo, hi = _LISTEN_RANGE
-    hi = min(hi, _ephemeral_low())
-    for _ in range(500 if hi - lo > 100 else 0):
-        port = lo + secrets.randbelow(hi - lo)
-        if port in _GIVEN:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _GIVEN.add(port)
-        return port
-    with socket.socket() as s:  # an unusual port range: fall back to the kernel's choice
+    lo, hi = _LISTEN_RANGE[0], min(_LISTEN_RANGE[1], _ephemeral_low())
+    tries = 500 if hi - lo > 100 else 0  # an unusual ephemeral range: the kernel's choice
+    for port in (lo + secrets.randbelow(hi - lo) for _ in range(tries)):
+        if port not in _GIVEN and _bindable(port):
+            _GIVEN.add(port)
+            return port
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def settings_env(s: Settings) -> dict[str, str]:

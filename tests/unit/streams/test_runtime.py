@@ -63,7 +63,6 @@ async def test_a_batch_whose_catch_up_was_revoked_is_finished_on_its_stage():
     assert len(emitted) == 2 and rt.stage is None and rt._unpublished is None
 
 
-
 async def test_no_snapshot_while_a_batchs_outputs_are_being_sent():
     """A revocation between `handle` and the broker's acknowledgement of the outputs would save
     a state past outputs that a kill could then lose: the next owner would start after them."""
@@ -87,6 +86,7 @@ async def test_no_snapshot_while_a_batchs_outputs_are_being_sent():
     rt.s = rt.s.model_copy(update={"snapshot_seconds": 10**9})
     await rt.detect([SimpleNamespace(message=SimpleNamespace(offset=10, value=b"{}"))], sinks={})
     assert saved == [False] and rt._unpublished is None
+
 
 # ---------------------------------------------------------------------------- heartbeats
 # The fault suite's kill run lost the last ticks' outputs: a heartbeat between a revocation and
