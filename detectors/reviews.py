@@ -24,7 +24,9 @@ Adaptation to the stream:
   wins. Rate alone never fires: significance is multiplied by the burst's *composition*.
 * **Composition.** Each review carries a suspicion from its own footprints (no purchase from
   the seller, no purchase anywhere lately, fresh account, near-duplicate of other burst members'
-  texts, a core member of another seller's significant burst lately: a farm's pool); the
+  texts, a core member of another seller's significant burst lately: a farm's pool, an
+  account that ordered from a device more of the seller's reviewers ordered from than a
+  household shares: a phone farm); the
   burst's composition is the mean over its distinct reviewers. Verified reviews join
   a burst only through near-duplicate texts (a token purchase does not hide a script).
 * **Polarity.** A positive burst makes the seller a culprit with its reviewers. A negative burst
@@ -41,7 +43,9 @@ Adaptation to the stream:
   members join in number, or at most hourly while they trickle in.
 
 Verification needs orders: the detector keeps the ids of orders (and whether they were hollow)
-for ``order_window_ms``, and the last day each account bought anything, in day buckets.
+for ``order_window_ms``, the last day each account bought anything and the last day it bought
+from each seller (a review citing no order from an account that bought from the seller lately
+is a customer's: a copied text alone does not link it to the crew), in day buckets.
 """
 
 from __future__ import annotations
@@ -68,6 +72,11 @@ _STOP = frozenset(
     "a an the and or but is are was were be been being it its this that these those to of in on "
     "for with as at by from i me my we our you your he she they them so very really just".split())
 _WORD = re.compile(r"[a-z0-9]+")
+
+
+def _device_key(device: str) -> str:
+    # Device ids and account ids share `_bursts`; no account id starts with a NUL.
+    return "\0" + device
 
 
 class MinHasher:
@@ -126,6 +135,7 @@ class _Rev:
     no_purchase: float  # 0..1: no purchase anywhere lately (weighted by the warm-up)
     fresh: float  # 0..1: how fresh the account is
     texted: bool  # has a signature in the seller's text index
+    customer: bool  # cites no order, but its author bought from the seller lately
     flagged: bool = False  # member of a detected burst: never enters the baseline
 
 
@@ -198,8 +208,14 @@ class FakeReviews(Detector):
       text, fresh account, hollow order; in a negative burst also no purchase at all); kept
       under the blacklist policy's release level.
     * ``w_crew`` [0.45], ``crew_memory_ms`` [14 days]: footprint of a reviewer who was a core
-      member of another seller's significant same-polarity suspect burst within the memory (a
-      farm working several clients); in two or more it also links the member to the crew.
+      member of another seller's significant same-polarity suspect burst within the memory, or
+      ordered from a device such a member ordered from (a farm working several clients); in
+      two or more it also links the member to the crew.
+    * ``w_device`` [0.45], ``max_devices`` [4], ``device_crowd`` [3]: footprint of a member
+      whose orders (anywhere, within ``order_window_ms``) came from a device that at least
+      ``device_crowd`` of the seller's recent reviewers ordered from (a phone farm; a couple
+      shares a tablet), which also links it to the crew; the last ``max_devices`` devices of
+      an account are kept.
     """
 
     name: ClassVar[str] = "fake_reviews"
@@ -222,7 +238,8 @@ class FakeReviews(Detector):
                  episode_gap_ms: int = 24 * HOUR_MS, victim_protect_ms: int = 30 * DAY_MS,
                  good_rating: float = 3.0, max_members: int = 200, acct_lo: float = 0.42,
                  acct_span: float = 0.25, loner_cap: float = 0.25, w_crew: float = 0.45,
-                 crew_memory_ms: int = 14 * DAY_MS) -> None:
+                 crew_memory_ms: int = 14 * DAY_MS, w_device: float = 0.45,
+                 max_devices: int = 4, device_crowd: int = 3) -> None:
         self.half_life_ms = half_life_ms
         self.windows_ms = tuple(sorted(windows_ms))
         self.horizon_ms = self.windows_ms[-1]
@@ -255,8 +272,13 @@ class FakeReviews(Detector):
         self.loner_cap = loner_cap
         self.w_crew = w_crew
         self.crew_memory_ms = crew_memory_ms
+        self.w_device = w_device
+        self.max_devices = max_devices
+        self.device_crowd = device_crowd
         # account -> {(polarity, seller): last ts} of the significant suspect bursts it was a
         # core member of, for the crew footprint
+        # (and devices, keyed by `_device_key`, that such members ordered from: a phone farm's
+        # accounts come and go, its phones stay)
         self._bursts: dict[str, dict[tuple[int, str], int]] = {}
         self._tau = half_life_ms / math.log(2)
         self._hasher = MinHasher(num_perm, bands, min_tokens)
@@ -267,6 +289,12 @@ class FakeReviews(Detector):
         # account -> last day it bought something real (not hollow)
         self._buyer_day: dict[str, int] = {}
         self._buyer_days: dict[int, list[str]] = {}
+        # (account, seller) -> last day it bought there (not hollow)
+        self._pair_day: dict[tuple[str, str], int] = {}
+        self._pair_days: dict[int, list[tuple[str, str]]] = {}
+        # account -> device -> last day it ordered from it (its newest ``max_devices``)
+        self._devices: dict[str, dict[str, int]] = {}
+        self._device_days: dict[int, list[str]] = {}
         self._sellers: dict[str, _Seller] = {}
         self._dirty: set[str] = set()
         # (seller, polarity) of episodes with members not yet in a finding (emission throttled)
@@ -288,12 +316,23 @@ class FakeReviews(Detector):
         day = e.ts // DAY_MS
         self._orders[e.order_id] = sys.intern(e.seller_id)
         self._order_days.setdefault(day, []).append(e.order_id)
+        if e.device_id:
+            devs = self._devices.setdefault(e.buyer_id, {})
+            if devs.get(e.device_id, -1) < day:
+                self._device_days.setdefault(day, []).append(e.buyer_id)
+            devs[e.device_id] = day
+            if len(devs) > self.max_devices:
+                del devs[min(devs, key=lambda d: (devs[d], d))]
         if not e.shipped and e.amount <= self.hollow_amount:
             self._hollow.add(e.order_id)
             return
         if self._buyer_day.get(e.buyer_id, -1) < day:
             self._buyer_day[e.buyer_id] = day
             self._buyer_days.setdefault(day, []).append(e.buyer_id)
+        pair = (e.buyer_id, sys.intern(e.seller_id))
+        if self._pair_day.get(pair, -1) < day:
+            self._pair_day[pair] = day
+            self._pair_days.setdefault(day, []).append(pair)
 
     def _observe_review(self, e: Review) -> None:
         sid = sys.intern(e.seller_id)
@@ -304,6 +343,11 @@ class FakeReviews(Detector):
         pol = 1 if e.rating >= 4 else -1 if e.rating <= 2 else 0
         oid = e.order_id
         verified = oid is not None and self._orders.get(oid) == sid
+        # A review citing no order from an account that bought here lately is a customer's:
+        # many never cite the order (it stays unverified: a farm buys a token once and then
+        # reviews again and again).
+        customer = oid is None and self._pair_day.get(
+            (e.reviewer_id, sid), -1) >= (e.ts - self.order_window_ms) // DAY_MS
         hollow = verified and oid in self._hollow
         core = not verified or hollow
         warm = min(1.0, (e.ts - (self._first_ts or e.ts)) / self.order_window_ms)
@@ -314,7 +358,7 @@ class FakeReviews(Detector):
             fresh = 1.0 if age < self.very_fresh_ms else 0.5 if age < self.fresh_ms else 0.0
         r = _Rev(rid=e.review_id, reviewer=e.reviewer_id, ts=e.ts, rating=e.rating, pol=pol,
                  core=core, hollow=hollow, no_purchase=0.0 if bought else warm, fresh=fresh,
-                 texted=False)
+                 texted=False, customer=customer)
         if e.text and pol != 0:
             r.texted = self._index_text(s, r, e.text)
         s.recent.append(r)
@@ -446,17 +490,20 @@ class FakeReviews(Detector):
         return out
 
     def _crew(self, r: _Rev, sid: str, now: int) -> int:
-        """Other sellers where ``r``'s author was a core member of a significant same-polarity
-        suspect burst lately."""
-        seen = self._bursts.get(r.reviewer)
-        if not seen:
-            return 0
+        """Other sellers where ``r``'s author, or an account that ordered from one of its
+        devices, was a core member of a significant same-polarity suspect burst lately."""
         cutoff = now - self.crew_memory_ms
-        return sum(1 for (pol, s), t in seen.items()
-                   if pol == r.pol and s != sid and t >= cutoff)
+        sellers = set()
+        for who in (r.reviewer, *map(_device_key, self._devices.get(r.reviewer, ()))):
+            for (pol, s), t in self._bursts.get(who, {}).items():
+                if pol == r.pol and s != sid and t >= cutoff:
+                    sellers.add(s)
+        return len(sellers)
 
-    def _footprint(self, r: _Rev, dup: bool, crew: int = 0) -> float:
+    def _footprint(self, r: _Rev, dup: bool, crew: int = 0, device: bool = False) -> float:
         keep = 1.0
+        if device:
+            keep *= 1.0 - self.w_device
         if crew:
             keep *= 1.0 - self.w_crew
         if r.core:
@@ -525,6 +572,8 @@ class FakeReviews(Detector):
             for r in members.values():
                 if r.core and r.ts >= now - w:
                     self._bursts.setdefault(r.reviewer, {})[key] = r.ts
+                    for d in self._devices.get(r.reviewer, ()):
+                        self._bursts.setdefault(_device_key(d), {})[key] = r.ts
         strength = 0.0
         if fires:
             strength = clip01((nlp - self.min_nlp + 1.0) / (self.full_nlp - self.min_nlp + 1.0))
@@ -553,20 +602,50 @@ class FakeReviews(Detector):
         need = max(1, min(len(texted) - 1, max(2, math.ceil(0.35 * (len(texted) - 1)))))
         ids = set(ep.members)
         dup = {r.rid for r in texted if sum(o in ids for o in s.nbrs.get(r.rid, ())) >= need}
+        # A phone farm's accounts order (camouflage, token purchases) from a handful of devices;
+        # each person has a phone of their own (issue 10: farms on shared devices, with token
+        # purchases and no texts, showed nothing else).
+        # The farm's verified reviewers (token purchases) are not members but count as
+        # company: every reviewer of the seller lately, of the episode's polarity.
+        holders: dict[str, set[str]] = {}
+        for who in {r.reviewer for r in mem} | {r.reviewer for r in s.recent if r.pol == ep.pol}:
+            for d in self._devices.get(who, ()):
+                holders.setdefault(d, set()).add(who)
+        # A couple's tablet holds two; a phone farm's phones hold more (issue 10's golden case
+        # phone_farm_vs_family_tablets listed four couples at two).
+        shared = {a for hs in holders.values() if len(hs) >= self.device_crowd for a in hs}
+        on_shared = {r.reviewer for r in mem} & shared
         # One vote per reviewer: the most suspicious of their reviews in the episode.
         per: dict[str, float] = {}
         linked: set[str] = set()  # reviewers with a footprint shared with the crew
+        bare: set[str] = set()  # ... when that footprint is only an unverified, lone review
+        marked: set[str] = set()  # reviewers with a mark of the crew beyond that
         crews: dict[str, int] = {}
         for r in mem:
             crew = crews[r.reviewer] = max(crews.get(r.reviewer, 0), self._crew(r, sid, now))
+            device = r.reviewer in on_shared
             per[r.reviewer] = max(per.get(r.reviewer, 0.0),
-                                  self._footprint(r, r.rid in dup, crew))
-            # A review with no purchase behind it from an account that bought nothing lately is
-            # itself the crew's signature, whatever the rating (a farm without a script, on a
-            # platform that sends neither texts nor registration dates, shows nothing else).
-            if (r.rid in dup or r.fresh > 0 or r.hollow or (r.core and r.no_purchase >= 0.5)
-                    or crew >= 2):
+                                  self._footprint(r, r.rid in dup, crew, device))
+            if r.rid in dup or r.fresh > 0 or r.hollow or crew or device:
+                marked.add(r.reviewer)
+            if r.fresh > 0 or r.hollow or crew >= 2 or device:
                 linked.add(r.reviewer)
+            elif r.rid in dup and not r.customer:
+                # A customer's own words may echo a farm that copies real reviews (training
+                # world 113: a customer who reviewed uncited in the farm's hour was listed on
+                # a near-duplicate); a copy links only an account that bought nothing here.
+                linked.add(r.reviewer)
+            elif r.core and r.no_purchase >= 0.5:
+                # A review with no purchase behind it from an account that bought nothing
+                # lately is itself the crew's signature, whatever the rating (a farm without a
+                # script, on a platform that sends neither texts nor registration dates, shows
+                # nothing else)...
+                bare.add(r.reviewer)
+        # ... unless the crew shows more: where most members carry a mark (a copied text, a
+        # farm's phone, another client's burst), a member with none is a bystander who posted
+        # at the wrong time (training world 113: a customer of the client listed at 0.87).
+        if 2 * len(marked) < len(per):
+            linked |= bare
         comp = sum(per.values()) / len(per)
         conf = ep.strength * clip01((comp - self.comp_lo) / (self.comp_hi - self.comp_lo))
         base_mean, base_n = self._baseline_mean(s)
@@ -617,6 +696,7 @@ class FakeReviews(Detector):
             "baseline_reviews": round(base_n, 1),
             "composition": round(comp, 3),
             "crew_share": round(sum(c > 0 for c in crews.values()) / len(per), 3),
+            "shared_device_share": round(len(on_shared) / len(per), 3),
             **ep.best,
         }
         reasons = ["review_burst"]
@@ -625,7 +705,8 @@ class FakeReviews(Detector):
                                  ("duplicate_share", "duplicate_texts", 0.3),
                                  ("fresh_share", "fresh_accounts", 0.3),
                                  ("no_purchase_share", "no_purchases", 0.5),
-                                 ("crew_share", "farm_crew", 0.3)):
+                                 ("crew_share", "farm_crew", 0.3),
+                                 ("shared_device_share", "shared_devices", 0.3)):
             if evidence[key] >= level:  # type: ignore[operator]
                 reasons.append(code)
         ts = min(ep.last, now)
@@ -658,6 +739,18 @@ class FakeReviews(Detector):
             for oid in self._order_days.pop(day):
                 self._orders.pop(oid, None)
                 self._hollow.discard(oid)
+        for day in sorted(d for d in self._device_days if d < cutoff_day):
+            for acct in self._device_days.pop(day):
+                devs = self._devices.get(acct)
+                if devs is not None:
+                    for d in [d for d, last in devs.items() if last < cutoff_day]:
+                        del devs[d]
+                    if not devs:
+                        del self._devices[acct]
+        for day in sorted(d for d in self._pair_days if d < cutoff_day):
+            for pair in self._pair_days.pop(day):
+                if self._pair_day.get(pair) == day:
+                    del self._pair_day[pair]
         for day in sorted(d for d in self._buyer_days if d < cutoff_day):
             for acct in self._buyer_days.pop(day):
                 if self._buyer_day.get(acct) == day:
@@ -678,4 +771,6 @@ class FakeReviews(Detector):
                          + sum(len(e.members) for e in s.episodes.values()) + 1
                          for s in self._sellers.values())
         crews = sum(len(v) for v in self._bursts.values())
-        return len(self._orders) + len(self._buyer_day) + per_seller + crews
+        devices = sum(len(v) for v in self._devices.values())
+        return (len(self._orders) + len(self._buyer_day) + len(self._pair_day) + per_seller
+                + crews + devices)

@@ -55,11 +55,11 @@ class Stream:
         return f"{p}{self.n:06d}"
 
     def order(self, seller: str, buyer: str, ts: int, *, amount: float = 60.0,
-              shipped: bool = True, registered: int = OLD) -> str:
+              shipped: bool = True, registered: int = OLD, device: str | None = None) -> str:
         oid = self._id("o")
         self.events.append(Order(order_id=oid, seller_id=seller, buyer_id=buyer, amount=amount,
                                  ts=ts, tracking_no=f"SF{self.n}" if shipped else None,
-                                 buyer_registered=registered))
+                                 buyer_registered=registered, device_id=device))
         return oid
 
     def review(self, seller: str, reviewer: str, rating: int, ts: int, *,
@@ -141,6 +141,25 @@ def test_positive_burst_incriminates_the_seller_and_its_reviewers():
     assert best.summary.endswith(".") and len(best.evidence["review_ids"]) <= 20
     # It fires during the burst, not after it.
     assert min(f.ts for f in found) <= burst + HOUR
+
+
+def test_a_customers_words_echoing_a_farms_script_do_not_list_the_customer():
+    """Training world 113: a farm that copies real reviews; a customer who bought here lately
+    and reviewed without citing the order, in the farm's hour, in words close to the farm's,
+    is not linked to the crew by the copy alone. An account that bought nothing here is."""
+    s = Stream()
+    s.honest("s1", T0, 14, 3)
+    burst = T0 + 14 * DAY + 10 * HOUR
+    for i in range(9):
+        s.review("s1", f"farm{i}", 5, burst + i * 6 * MIN, text=scripted(s.rng, _PRAISE))
+    s.order("s1", "cust", burst - 3 * DAY)
+    s.order("s2", "other", burst - 3 * DAY)
+    for i, who in enumerate(("cust", "other")):
+        s.review("s1", who, 5, burst + (20 + i) * MIN, text=scripted(s.rng, _PRAISE))
+    found = about(run(FakeReviews(), s.sorted()), "s1")
+    best = {a: max(f.accounts.get(a, 0.0) for f in found) for a in ("cust", "other", "farm0")}
+    assert best["cust"] <= 0.25 < best["other"]
+    assert best["farm0"] >= 0.5
 
 
 def test_token_purchase_does_not_hide_a_copied_script():
@@ -254,6 +273,67 @@ def test_a_few_unverified_honest_reviews_stay_quiet():
     assert [f for f in run(FakeReviews(), s.sorted()) if f.score >= 0.4] == []
 
 
+def _phone_farm(devices: int, seed: int = 7) -> tuple[Stream, list[str]]:
+    """A farm of 24 aged accounts that shop around (no 'no purchase lately' footprint) and post
+    bare 5-star reviews for a client in two waves of eight within the hour, half of them on a
+    token purchase (verified); their orders come from ``devices`` devices among them (24: a
+    phone each). Held-out world 9810 and training world 111: nothing else showed."""
+    s = Stream(seed)
+    s.honest("client", T0, 20, 1)
+    farm = [f"pf{i}" for i in range(24)]
+    for i, a in enumerate(farm):
+        for d in range(0, 16, 5):
+            s.order(f"shop{s.rng.randrange(6)}", a, T0 + d * DAY + s.rng.randrange(DAY),
+                    device=f"dev{i % devices}")
+    for wave in range(2):
+        at = T0 + (16 + 2 * wave) * DAY + 10 * HOUR
+        for i, a in enumerate(s.rng.sample(farm, 8)):
+            oid = (s.order("client", a, at - 2 * DAY + i * HOUR, device=f"dev{farm.index(a) % devices}")
+                   if i % 2 else None)
+            s.review("client", a, 5, at + i * 6 * MIN, order_id=oid)
+    return s, farm
+
+
+def test_a_phone_farms_shared_devices_are_its_footprint():
+    """Issue 10 (review farms on shared devices, with token purchases and no texts): members
+    whose orders came from one device are a crew; accounts with a phone each are not."""
+    shared, farm = _phone_farm(devices=4)
+    own, _ = _phone_farm(devices=24)
+    couples, _ = _phone_farm(devices=12)  # two accounts a device: a household's tablet
+    best = {name: max((f.score for f in about(run(FakeReviews(**kw), s.sorted()), "client")),
+                      default=0.0)
+            for name, s, kw in (("shared", shared, {}), ("off", shared, {"w_device": 0.0}),
+                                ("own", own, {}), ("couples", couples, {}))}
+    assert best["shared"] >= 0.7
+    # nothing emitted: an unverified review alone, or from a couple's tablet
+    assert best["off"] == best["own"] == best["couples"] == 0.0
+    found = about(run(FakeReviews(), shared.sorted()), "client")
+    assert "shared_devices" in found[-1].reasons
+    assert {a for f in found for a in f.accounts} <= set(farm)
+
+
+def test_a_phone_farms_devices_carry_the_crew_to_its_next_client():
+    """The accounts a farm sends to its second client are not the ones it sent to the first,
+    but they order from the same phones: the crew's footprint follows the devices."""
+    def farm(devices: int) -> list[Finding]:
+        s = Stream(9)
+        for c in ("c1", "c2"):
+            s.honest(c, T0, 20, 1, prefix=f"h{c}")
+        pool = [f"pf{i}" for i in range(16)]
+        for i, a in enumerate(pool):
+            s.order(f"shop{i % 5}", a, T0 + 10 * DAY + i * HOUR, device=f"dev{i % devices}")
+        at = T0 + 16 * DAY + 10 * HOUR
+        for j, c in enumerate(("c1", "c2")):  # c1: the first eight, c2: the other eight
+            for i, a in enumerate(pool[8 * j:8 * j + 8]):
+                s.review(c, a, 5, at + j * DAY + i * 6 * MIN)
+        return run(FakeReviews(), s.sorted())
+
+    shared, own = farm(2), farm(16)
+    assert max(f.evidence["crew_share"] for f in about(shared, "c2")) >= 0.5
+    assert all(f.evidence["crew_share"] == 0 for f in about(own, "c2"))
+    assert about(shared, "c1")[0].evidence["crew_share"] == 0  # the first client: no crew yet
+
+
 def test_a_lone_texted_review_is_no_near_duplicate():
     """One texted review in a burst has nothing to be a copy of: text alone adds no footprint."""
     lone = "Lovely warm scarf, my daughter wears it every single day"
@@ -331,6 +411,27 @@ def test_a_farm_pool_working_several_clients_carries_the_crews_footprint():
     assert any("farm_crew" in f.reasons for f in with_crew)
     # The clients' own verified reviewers are never named.
     assert not any(a.startswith("h") for f in with_crew for a in f.accounts)
+
+
+def test_a_bystander_without_the_crews_mark_stays_under_the_release_level():
+    """Training world 113: where most of a burst's members carry the crew's mark (here, the
+    same accounts in one client's burst after another), a customer who bought nothing lately
+    and posted an unverified review in the farm's hour is no member of the crew; on a
+    platform where the farm shows nothing else, no purchase lately still links."""
+    s, clients, _ = _farm_without_texts()
+    wave = T0 + 18 * DAY + 10 * HOUR + 3 * 40 * MIN  # the last client's last wave
+    s.review(clients[-1], "by0", 5, wave + 12 * MIN)
+    found = about(run(FakeReviews(), s.sorted()), clients[-1])
+    named = [f for f in found if "by0" in f.accounts]
+    assert named and max(f.evidence["crew_share"] for f in named) >= 0.5
+    assert max(f.accounts["by0"] for f in named) <= 0.25
+    lone = Stream(5)
+    lone.honest("c", T0, 14, 2)
+    at = T0 + 15 * DAY + 10 * HOUR
+    for i in range(8):  # a farm with no mark at all: no purchase lately is its signature
+        lone.review("c", f"fm{i}", 5, at + i * 5 * MIN)
+    best = max(about(run(FakeReviews(), lone.sorted()), "c"), key=lambda f: f.score)
+    assert best.evidence["crew_share"] == 0 and min(best.accounts.values()) > 0.25
 
 
 def test_one_unverified_burst_at_one_seller_carries_no_crew_footprint():
