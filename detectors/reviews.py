@@ -604,9 +604,9 @@ class FakeReviews(Detector):
         dup = {r.rid for r in texted if sum(o in ids for o in s.nbrs.get(r.rid, ())) >= need}
         # A phone farm's accounts order (camouflage, token purchases) from a handful of devices;
         # each person has a phone of their own (issue 10: farms on shared devices, with token
-        # purchases and no texts, showed nothing else).
-        # The farm's verified reviewers (token purchases) are not members but count as
-        # company: every reviewer of the seller lately, of the episode's polarity.
+        # purchases and no texts, showed nothing else). The farm's verified reviewers (token
+        # purchases) are not members but count as company: every reviewer of the seller lately,
+        # of the episode's polarity.
         holders: dict[str, set[str]] = {}
         for who in {r.reviewer for r in mem} | {r.reviewer for r in s.recent if r.pol == ep.pol}:
             for d in self._devices.get(who, ()):
@@ -643,7 +643,8 @@ class FakeReviews(Detector):
                 bare.add(r.reviewer)
         # ... unless the crew shows more: where most members carry a mark (a copied text, a
         # farm's phone, another client's burst), a member with none is a bystander who posted
-        # at the wrong time (training world 113: a customer of the client listed at 0.87).
+        # at the wrong time (the class of training world 113's customer, listed at 0.87 in a
+        # farm's hour; there it was a copied text that linked it).
         if 2 * len(marked) < len(per):
             linked |= bare
         comp = sum(per.values()) / len(per)
