@@ -367,13 +367,16 @@ def test_a_lone_texted_review_is_no_near_duplicate():
 def test_state_expires():
     s = Stream()
     s.honest("s1", T0, 20, 10)
+    for i in range(50):  # orders from devices: the phones and purchases kept for verification
+        s.order(f"shop{i % 3}", f"b{i}", T0 + 15 * DAY + i * HOUR, device=f"dev{i % 7}")
     det = FakeReviews()
     run(det, s.sorted())
     busy = det.state_size()
-    assert busy > 300
+    assert busy > 300 and det._devices and det._pair_day
     for k in range(1, 40):
         det.evaluate(T0 + 20 * DAY + k * DAY)
     assert det.state_size() < busy / 10
+    assert not det._devices and not det._pair_day and not det._device_days
 
 
 def _farm_without_texts(seed: int = 5) -> tuple[Stream, list[str], list[str]]:
