@@ -74,6 +74,34 @@ _STOP = frozenset(
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+class _LastDay:
+    """The last day each key was seen, forgotten in day buckets once older than a cutoff."""
+
+    __slots__ = ("last", "_by_day")
+
+    def __init__(self) -> None:
+        self.last: dict = {}
+        self._by_day: dict[int, list] = {}
+
+    def mark(self, key, day: int) -> None:
+        if self.last.get(key, -1) < day:
+            self.last[key] = day
+            self._by_day.setdefault(day, []).append(key)
+
+    def since(self, key, day: int) -> bool:
+        """Whether ``key`` was seen on ``day`` or later."""
+        return self.last.get(key, -1) >= day
+
+    def expire(self, cutoff_day: int) -> None:
+        for day in sorted(d for d in self._by_day if d < cutoff_day):
+            for key in self._by_day.pop(day):
+                if self.last.get(key) == day:
+                    del self.last[key]
+
+    def __len__(self) -> int:
+        return len(self.last)
+
+
 def _device_key(device: str) -> str:
     # Device ids and account ids share `_bursts`; no account id starts with a NUL.
     return "\0" + device
@@ -286,12 +314,9 @@ class FakeReviews(Detector):
         self._orders: dict[str, str] = {}
         self._hollow: set[str] = set()
         self._order_days: dict[int, list[str]] = {}
-        # account -> last day it bought something real (not hollow)
-        self._buyer_day: dict[str, int] = {}
-        self._buyer_days: dict[int, list[str]] = {}
-        # (account, seller) -> last day it bought there (not hollow)
-        self._pair_day: dict[tuple[str, str], int] = {}
-        self._pair_days: dict[int, list[tuple[str, str]]] = {}
+        # the last day an account bought something real (not hollow), and bought from a seller
+        self._bought = _LastDay()
+        self._bought_at = _LastDay()
         # account -> device -> last day it ordered from it (its newest ``max_devices``)
         self._devices: dict[str, dict[str, int]] = {}
         self._device_days: dict[int, list[str]] = {}
@@ -326,13 +351,8 @@ class FakeReviews(Detector):
         if not e.shipped and e.amount <= self.hollow_amount:
             self._hollow.add(e.order_id)
             return
-        if self._buyer_day.get(e.buyer_id, -1) < day:
-            self._buyer_day[e.buyer_id] = day
-            self._buyer_days.setdefault(day, []).append(e.buyer_id)
-        pair = (e.buyer_id, sys.intern(e.seller_id))
-        if self._pair_day.get(pair, -1) < day:
-            self._pair_day[pair] = day
-            self._pair_days.setdefault(day, []).append(pair)
+        self._bought.mark(e.buyer_id, day)
+        self._bought_at.mark((e.buyer_id, sys.intern(e.seller_id)), day)
 
     def _observe_review(self, e: Review) -> None:
         sid = sys.intern(e.seller_id)
@@ -346,12 +366,12 @@ class FakeReviews(Detector):
         # A review citing no order from an account that bought here lately is a customer's:
         # many never cite the order (it stays unverified: a farm buys a token once and then
         # reviews again and again).
-        customer = oid is None and self._pair_day.get(
-            (e.reviewer_id, sid), -1) >= (e.ts - self.order_window_ms) // DAY_MS
+        lately = (e.ts - self.order_window_ms) // DAY_MS
+        customer = oid is None and self._bought_at.since((e.reviewer_id, sid), lately)
         hollow = verified and oid in self._hollow
         core = not verified or hollow
         warm = min(1.0, (e.ts - (self._first_ts or e.ts)) / self.order_window_ms)
-        bought = self._buyer_day.get(e.reviewer_id, -1) >= (e.ts - self.order_window_ms) // DAY_MS
+        bought = self._bought.since(e.reviewer_id, lately)
         fresh = 0.0
         if e.reviewer_registered is not None:
             age = e.ts - e.reviewer_registered
@@ -618,33 +638,28 @@ class FakeReviews(Detector):
         # One vote per reviewer: the most suspicious of their reviews in the episode.
         per: dict[str, float] = {}
         linked: set[str] = set()  # reviewers with a footprint shared with the crew
-        bare: set[str] = set()  # ... when that footprint is only an unverified, lone review
-        marked: set[str] = set()  # reviewers with a mark of the crew beyond that
+        marked: set[str] = set()  # reviewers with a mark of the crew (below)
+        bare: set[str] = set()  # reviewers whose mark is only an unverified, lone review
         crews: dict[str, int] = {}
         for r in mem:
             crew = crews[r.reviewer] = max(crews.get(r.reviewer, 0), self._crew(r, sid, now))
             device = r.reviewer in on_shared
-            per[r.reviewer] = max(per.get(r.reviewer, 0.0),
-                                  self._footprint(r, r.rid in dup, crew, device))
-            if r.rid in dup or r.fresh > 0 or r.hollow or crew or device:
+            copy = r.rid in dup
+            per[r.reviewer] = max(per.get(r.reviewer, 0.0), self._footprint(r, copy, crew, device))
+            if copy or r.fresh > 0 or r.hollow or crew or device:
                 marked.add(r.reviewer)
-            if r.fresh > 0 or r.hollow or crew >= 2 or device:
-                linked.add(r.reviewer)
-            elif r.rid in dup and not r.customer:
-                # A customer's own words may echo a farm that copies real reviews (training
-                # world 113: a customer who reviewed uncited in the farm's hour was listed on
-                # a near-duplicate); a copy links only an account that bought nothing here.
+            # A customer's own words may echo a farm that copies real reviews (training world
+            # 113: a customer who reviewed uncited in the farm's hour was listed on a
+            # near-duplicate): a copy links only an account that bought nothing here.
+            if r.fresh > 0 or r.hollow or crew >= 2 or device or (copy and not r.customer):
                 linked.add(r.reviewer)
             elif r.core and r.no_purchase >= 0.5:
-                # A review with no purchase behind it from an account that bought nothing
-                # lately is itself the crew's signature, whatever the rating (a farm without a
-                # script, on a platform that sends neither texts nor registration dates, shows
-                # nothing else)...
                 bare.add(r.reviewer)
-        # ... unless the crew shows more: where most members carry a mark (a copied text, a
-        # farm's phone, another client's burst), a member with none is a bystander who posted
-        # at the wrong time (the class of training world 113's customer, listed at 0.87 in a
-        # farm's hour; there it was a copied text that linked it).
+        # A review with no purchase behind it from an account that bought nothing lately is
+        # itself the crew's signature, whatever the rating (a farm without a script, on a
+        # platform that sends neither texts nor registration dates, shows nothing else), unless
+        # the crew shows more: where most members carry a mark, a member with none is a
+        # bystander who posted at the wrong time.
         if 2 * len(marked) < len(per):
             linked |= bare
         comp = sum(per.values()) / len(per)
@@ -748,14 +763,8 @@ class FakeReviews(Detector):
                         del devs[d]
                     if not devs:
                         del self._devices[acct]
-        for day in sorted(d for d in self._pair_days if d < cutoff_day):
-            for pair in self._pair_days.pop(day):
-                if self._pair_day.get(pair) == day:
-                    del self._pair_day[pair]
-        for day in sorted(d for d in self._buyer_days if d < cutoff_day):
-            for acct in self._buyer_days.pop(day):
-                if self._buyer_day.get(acct) == day:
-                    del self._buyer_day[acct]
+        self._bought.expire(cutoff_day)
+        self._bought_at.expire(cutoff_day)
         for sid in sorted(self._sellers):
             s = self._sellers[sid]
             for pol in sorted(s.episodes):
@@ -773,5 +782,5 @@ class FakeReviews(Detector):
                          for s in self._sellers.values())
         crews = sum(len(v) for v in self._bursts.values())
         devices = sum(len(v) for v in self._devices.values())
-        return (len(self._orders) + len(self._buyer_day) + len(self._pair_day) + per_seller
+        return (len(self._orders) + len(self._bought) + len(self._bought_at) + per_seller
                 + crews + devices)

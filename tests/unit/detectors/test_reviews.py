@@ -372,11 +372,12 @@ def test_state_expires():
     det = FakeReviews()
     run(det, s.sorted())
     busy = det.state_size()
-    assert busy > 300 and det._devices and det._pair_day
+    assert busy > 300 and det._devices and len(det._bought_at)
     for k in range(1, 40):
         det.evaluate(T0 + 20 * DAY + k * DAY)
     assert det.state_size() < busy / 10
-    assert not det._devices and not det._pair_day and not det._device_days
+    assert not det._devices and not det._device_days
+    assert len(det._bought) == len(det._bought_at) == 0
 
 
 def _farm_without_texts(seed: int = 5) -> tuple[Stream, list[str], list[str]]:
