@@ -927,7 +927,7 @@ class PuppetCohort(Detector):
         by_sharing = max(nlp["devices"], nlp["identity"]) >= self.sharing_mark
         shown = {t for t, tests in _TRAIT_TESTS.items()
                  if max(nlp[x] for x in tests) >= self.trait_min}
-        half = {t: 1.0 if t in shown else self.unshown_worth for t in _TRAIT_TESTS}
+        worth = {t: 1.0 if t in shown else self.unshown_worth for t in _TRAIT_TESTS}
         full = dict.fromkeys(_TRAIT_TESTS, 1.0)
         for b in members:
             strong = [t for t in _STRONG if b in flags.get(t, ())]
@@ -944,7 +944,7 @@ class PuppetCohort(Detector):
             # The suspicion weighs traits the cohort does not show at ``unshown_worth``; the
             # crew mark (which only picks whom to judge at another seller, where they are
             # tested afresh) counts every trait in full.
-            accounts[b] = score * _member_weight(strong, weak, half, base)
+            accounts[b] = score * _member_weight(strong, weak, worth, base)
             marks[b] = score * _member_weight(strong, weak, full, base)
         mset = set(members)
         order_ids = [r[3] for r in self._recent.get(s, ()) if r[0] in mset]
