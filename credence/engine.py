@@ -71,8 +71,6 @@ class Engine:
         self.detectors: list[Detector] = list(detectors if detectors is not None
                                               else default_detectors(settings))
         self._routes: dict[str, list[Detector]] = {}
-        # detector → the signal its evidence comes from (the repeated-alerts rule counts signals)
-        self._signal = {d.name: d.evidence_signal() for d in self.detectors}
         for det in self.detectors:
             for kind in det.observes:
                 self._routes.setdefault(kind, []).append(det)
@@ -159,15 +157,14 @@ class Engine:
             if alert is None:
                 continue
             out.alerts.append(alert)
-            signal = self._signal.get(f.detector, f.detector)
             if not f.victim:
-                self.policy.note_alert(f.seller_id, alert.alert_id, f.ts, signal)
+                self.policy.note_alert(f.seller_id, alert.alert_id, f.ts, f.detector)
             # An alert counts towards an implicated entity's repeated-alerts rule only if the
             # finding itself scores that entity above the release level: bystanders named in a
             # long episode's alerts must not accumulate their way onto the blacklist.
             for entity, own in (*f.accounts.items(), *f.sellers.items()):
                 if own >= self.policy.release:
-                    self.policy.note_alert(entity, alert.alert_id, f.ts, signal)
+                    self.policy.note_alert(entity, alert.alert_id, f.ts, f.detector)
         # Automatic entries are re-checked once an hour of event time, so that their expiry
         # (days without new evidence) is applied on time and a listed seller's score follows
         # its suspicion even while nothing names it.

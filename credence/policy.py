@@ -1,11 +1,9 @@
 """Blacklist policy: automatic entries that are kept, overridden by inspectors' decisions.
 
 * ``add`` (by ``auto``) when an entity's suspicion reaches ``threshold``, or when it has
-  ``repeat_alerts`` alerts within ``repeat_window_ms`` from detectors reading at least two
-  different signals (independent corroboration: one detector re-alerting on one episode is not
-  new evidence, nor are two detectors reading the same signal: a loyal heavy buyer of a ring's
-  client sits in the cohort *and* in the dense block of the same orders; held-out world 9913 of
-  issue 10 listed one so) and suspicion of at least ``repeat_min``;
+  ``repeat_alerts`` alerts within ``repeat_window_ms`` from at least two different detectors
+  (independent corroboration: one detector re-alerting on one episode is not new evidence) and
+  suspicion of at least ``repeat_min``;
 * an automatic entry is **kept** (issue 10, class 5: on a six-year stream every automatic
   listing had been removed by decay, so a fraud caught in month 3 silently left the list by
   month 9). It ends only when an inspector dismisses or lifts it, or, when ``expiry_ms`` is set
@@ -36,8 +34,7 @@ class EntityState:
     listed: bool = False
     by: str = "auto"
     alert_ids: list[str] = field(default_factory=list)
-    # ts, alert id, the signal of the detector that raised it (`Detector.evidence_signal`)
-    recent_alerts: deque[tuple[int, str, str]] = field(default_factory=deque)
+    recent_alerts: deque[tuple[int, str, str]] = field(default_factory=deque)  # ts, id, detector
     reviewed_level: float | None = None  # suspicion when an inspector dismissed or lifted
     reviewed_alerts: frozenset[str] = frozenset()
     evidence_ts: int = 0  # event time of the latest evidence naming the entity
@@ -55,9 +52,9 @@ class BlacklistPolicy:
     expiry_ms: int = 0
     state: dict[str, EntityState] = field(default_factory=dict)
 
-    def note_alert(self, entity: str, alert_id: str, ts: int, signal: str = "") -> None:
+    def note_alert(self, entity: str, alert_id: str, ts: int, detector: str = "") -> None:
         st = self.state.setdefault(entity, EntityState())
-        st.recent_alerts.append((ts, alert_id, signal))
+        st.recent_alerts.append((ts, alert_id, detector))
         st.evidence_ts = max(st.evidence_ts, ts)
         while st.recent_alerts and ts - st.recent_alerts[0][0] > self.repeat_window_ms:
             st.recent_alerts.popleft()
@@ -81,7 +78,7 @@ class BlacklistPolicy:
         if evidence:
             st.evidence_ts = max(st.evidence_ts, ts)
         alerts = [a for _, a, _ in st.recent_alerts]
-        signals = {d for _, _, d in st.recent_alerts}
+        detectors = {d for _, _, d in st.recent_alerts}
         if st.listed:
             if st.by == "auto" and self.expiry_ms and ts - st.evidence_ts >= self.expiry_ms:
                 st.listed = False
@@ -91,7 +88,7 @@ class BlacklistPolicy:
             return None
         if victim:
             return None
-        repeated = (len(set(alerts)) >= self.repeat_alerts and len(signals) >= 2
+        repeated = (len(set(alerts)) >= self.repeat_alerts and len(detectors) >= 2
                     and suspicion >= self.repeat_min)
         if not (suspicion >= self.threshold or repeated):
             return None

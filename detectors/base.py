@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 from credence.contract import Event, EventType
 
-__all__ = ["Detector", "Finding", "MAX_EVIDENCE_IDS", "ORDER_GRAPH", "REVIEW_TIMING", "clip01",
-           "bounded", "reemit", "reemit_findings", "discard_member", "count_down"]
+__all__ = ["Detector", "Finding", "MAX_EVIDENCE_IDS", "clip01", "bounded", "reemit",
+           "reemit_findings", "discard_member", "count_down"]
 
 MAX_EVIDENCE_IDS = 20  # evidence lists are bounded (contract: "bounded lists")
 
@@ -120,11 +120,6 @@ class Finding:
         self.sellers = {a: round(clip01(s), 4) for a, s in sorted(self.sellers.items())}
 
 
-#: evidence signals shared by several detectors (`Detector.signal`)
-ORDER_GRAPH = "order_graph"  # who buys where, how often, when: cohort, dense blocks, edge bursts
-REVIEW_TIMING = "review_timing"  # who reviews where and when: review bursts, lockstep
-
-
 class Detector(ABC):
     """Base class of every detector in `detectors/`."""
 
@@ -137,15 +132,6 @@ class Detector(ABC):
     #: True if its evidence is about reviews: fusion then ignores it against a protected victim
     #: of review bombing (default: it observes reviews only)
     review_based: ClassVar[bool | None] = None
-    #: the signal its evidence comes from; detectors reading the same signal (say, the buyer ×
-    #: seller order graph) corroborate nothing for each other in the blacklist's
-    #: repeated-alerts rule (default: its own name)
-    signal: ClassVar[str | None] = None
-
-    @classmethod
-    def evidence_signal(cls) -> str:
-        """The signal the blacklist's corroboration rule counts this detector under."""
-        return cls.signal or cls.name
 
     @abstractmethod
     def observe(self, event: Event) -> None:

@@ -87,15 +87,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from credence.contract import DAY_MS, HOUR_MS, MINUTE_MS, Event, EventType, Order, Review
-from detectors.base import (
-    ORDER_GRAPH,
-    Detector,
-    Finding,
-    bounded,
-    count_down,
-    discard_member,
-    reemit_findings,
-)
+from detectors.base import Detector, Finding, bounded, count_down, discard_member, reemit_findings
 from detectors.nulls import binomial_tail_nlp, normal_tail_nlp, poisson_tail_nlp, significance
 
 __all__ = ["PuppetCohort"]
@@ -214,7 +206,6 @@ class PuppetCohort(Detector):
     """
 
     name: ClassVar[str] = "cohort"
-    signal: ClassVar[str] = ORDER_GRAPH
     observes: ClassVar[frozenset[EventType]] = frozenset({"order", "review"})
 
     def __init__(self, *, window_ms: int = 14 * DAY_MS, memory_ms: int = 180 * DAY_MS,

@@ -48,7 +48,7 @@ from collections import deque
 from typing import Any, ClassVar
 
 from credence.contract import DAY_MS, HOUR_MS, MINUTE_MS, Event, EventType, Order
-from detectors.base import ORDER_GRAPH, Detector, Finding, bounded, reemit
+from detectors.base import Detector, Finding, bounded, reemit
 
 __all__ = ["DenseBlock", "peel"]
 
@@ -153,7 +153,6 @@ class DenseBlock(Detector):
     """
 
     name: ClassVar[str] = "dense_block"
-    signal: ClassVar[str] = ORDER_GRAPH
     observes: ClassVar[frozenset[EventType]] = frozenset({"order"})
 
     def __init__(self, *, window_ms: int = 7 * DAY_MS, peel_every_ms: int = 15 * MINUTE_MS,

@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from credence.contract import HOUR_MS, Event, EventType, Order
-from detectors.base import ORDER_GRAPH, Detector, Finding, bounded, reemit_findings
+from detectors.base import Detector, Finding, bounded, reemit_findings
 
 __all__ = ["EdgeBurst", "midas_score"]
 
@@ -89,7 +89,6 @@ class EdgeBurst(Detector):
     """
 
     name: ClassVar[str] = "edge_burst"
-    signal: ClassVar[str] = ORDER_GRAPH
     observes: ClassVar[frozenset[EventType]] = frozenset({"order"})
 
     def __init__(self, *, tick_ms: int = HOUR_MS, alpha: float = 0.5,

@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from credence.contract import DAY_MS, HOUR_MS, MINUTE_MS, Event, EventType, Review
-from detectors.base import REVIEW_TIMING, Detector, Finding, bounded, reemit
+from detectors.base import Detector, Finding, bounded, reemit
 from detectors.nulls import poisson_tail_nlp, significance
 
 __all__ = ["Lockstep"]
@@ -172,7 +172,6 @@ class Lockstep(Detector):
     """
 
     name: ClassVar[str] = "lockstep"
-    signal: ClassVar[str] = REVIEW_TIMING
     observes: ClassVar[frozenset[EventType]] = frozenset({"review"})
 
     def __init__(self, *, window_ms: int = 14 * DAY_MS, delta_ms: int = HOUR_MS,

@@ -61,7 +61,7 @@ from typing import ClassVar
 import numpy as np
 
 from credence.contract import DAY_MS, HOUR_MS, Event, EventType, Order, Review
-from detectors.base import REVIEW_TIMING, Detector, Finding, bounded, clip01
+from detectors.base import Detector, Finding, bounded, clip01
 from detectors.nulls import poisson_tail_nlp
 
 __all__ = ["FakeReviews", "MinHasher"]
@@ -247,7 +247,6 @@ class FakeReviews(Detector):
     """
 
     name: ClassVar[str] = "fake_reviews"
-    signal: ClassVar[str] = REVIEW_TIMING
     observes: ClassVar[frozenset[EventType]] = frozenset({"order", "review"})
     #: findings here are about reviews only (orders serve verification): fusion may treat this
     #: detector as review-based for victim protection

@@ -30,12 +30,11 @@ from streams.snapshot import seal, unseal
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 9  # bump when the engine state changes shape (3: sealed, no settings;
+SNAPSHOT_VERSION = 8  # bump when the engine state changes shape (3: sealed, no settings;
 #                        4: cohort detector gained sharing_mark; 5: sock_puppets links (IP, seller);
 #                        6: cohort detector gained trait_min and unshown_worth;
 #                        7: fake_reviews keeps the devices accounts order from;
-#                        8: fake_reviews keeps purchase days in `_LastDay`;
-#                        9: the blacklist policy remembers alerts by signal, not detector)
+#                        8: fake_reviews keeps purchase days in `_LastDay`)
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:

@@ -37,12 +37,12 @@ def test_a_listing_expires_only_after_the_set_days_without_new_evidence():
     assert rm.reason.startswith("expired: no new evidence in 90 days")
 
 
-def test_repeated_alerts_from_two_signals_list_an_entity_below_the_threshold():
+def test_repeated_alerts_from_two_detectors_list_an_entity_below_the_threshold():
     p = BlacklistPolicy(threshold=0.8, release=0.3, repeat_alerts=3, repeat_min=0.7)
     for i in range(3):
-        p.note_alert("s1", f"a{i}", i, "order_graph")
-    assert p.update("s1", "seller", 0.75, 5) is None  # one signal re-alerting one episode
-    p.note_alert("s1", "a3", 6, "identity")
+        p.note_alert("s1", f"a{i}", i, "dense_block")
+    assert p.update("s1", "seller", 0.75, 5) is None  # one detector re-alerting one episode
+    p.note_alert("s1", "a3", 6, "sock_puppets")
     assert p.update("s1", "seller", 0.6, 6) is None  # corroborated, but too weak
     entry = p.update("s1", "seller", 0.75, 7)
     assert entry is not None and entry.alert_ids == ["a0", "a1", "a2", "a3"]
