@@ -8,6 +8,7 @@ import random
 from detectors.cohort import PuppetCohort
 from tests.fixtures.cases import (
     crew_serving_two_clients,
+    customers_in_a_crews_waves,
     events_of,
     narrow_crew_with_new_customers,
     proxy_ring_without_identifiers,
@@ -113,3 +114,43 @@ def test_a_members_traits_count_only_where_the_cohort_shows_that_behaviour():
     blind = _best_account_scores(
         f for f in run(PuppetCohort(trait_min=float("-inf")), events) if f.seller_id == "s018")
     assert min(blind[u] for u in ("ur0", "ur1", "ur2")) > regulars + 0.05
+
+
+def test_a_member_without_the_cohorts_sum_counts_one_strong_trait_less():
+    """Golden case customers_in_a_crews_waves (held-out world 9908 of issue 10): real
+    customers arrive with a crew that pays one made-up sum, and their orders fall in its
+    waves. Without the crew's sum they lack its mark; counted as if the sum were no mark
+    (``sharing_mark`` out of reach), one was at the listing threshold."""
+    events = events_of(customers_in_a_crews_waves)
+    found = [f for f in run(PuppetCohort(), events) if f.seller_id == "s019"]
+    assert max(f.score for f in found) >= 0.8
+    assert any("amount" in f.evidence["traits_the_cohort_shows"] for f in found)
+    best = _best_account_scores(found)
+    customers = max(best[f"cw{i}"] for i in range(4))
+    assert customers < 0.8
+    assert sum(best.get(f"wv{i:02d}", 0.0) > customers for i in range(15)) >= 12
+    blind = _best_account_scores(f for f in run(PuppetCohort(sharing_mark=float("inf")), events)
+                                 if f.seller_id == "s019")
+    assert max(blind[f"cw{i}"] for i in range(4)) >= 0.8
+
+
+def _without_strong_traits(findings) -> dict[str, float]:
+    """Members named with none of the strong traits and nothing shared: their best score."""
+    best: dict[str, float] = {}
+    for f in findings:
+        for b, traits in f.evidence["member_traits"].items():
+            if not set(traits) & {"arrived", "wave", "amount", "unshipped", "shared"}:
+                best[b] = max(best.get(b, 0.0), f.accounts[b])
+    return best
+
+
+def test_a_member_with_no_strong_trait_stays_under_the_release_level():
+    """Held-out world 9913 of issue 10: a real new regular of a ring's client, devoted, young
+    and praising but with none of the crew's behaviour, was named at 0.32 in the crew's
+    alerts; beside a dense block of the same orders that listed it by repetition. Such a
+    member now stays under the blacklist's release level (0.3)."""
+    events = events_of(regulars_amid_a_proxy_crew)
+    capped = _without_strong_traits(run(PuppetCohort(), events))
+    assert capped and max(capped.values()) <= 0.25
+    uncapped = _without_strong_traits(run(PuppetCohort(loner_cap=1.0), events))
+    assert max(uncapped.values()) > 0.3
