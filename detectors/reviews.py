@@ -175,6 +175,7 @@ class _Episode:
     strength: float = 0.0
     best: dict[str, float] = field(default_factory=dict)  # figures of the strongest window
     emitted_score: float = -1.0
+    emitted_own: float = -1.0  # the same without the seller's earlier episodes
     emitted_members: int = 0
     emitted_ts: int = 0
 
@@ -199,6 +200,8 @@ class _Seller:
     nbrs: dict[str, list[str]] = field(default_factory=dict)  # near-duplicate texts
     episodes: dict[int, _Episode] = field(default_factory=dict)
     victim_until: int = -1
+    # (newest member's ts, score) of the seller's closed positive episodes that were reported
+    past: deque[tuple[int, float]] = field(default_factory=deque)
 
 
 class FakeReviews(Detector):
@@ -244,6 +247,15 @@ class FakeReviews(Detector):
       ``device_crowd`` of the seller's recent reviewers ordered from (a phone farm; a couple
       shares a tablet), which also links it to the crew; the last ``max_devices`` devices of
       an account are kept.
+    * ``repeat_weight`` [0.5], ``repeat_memory_ms`` [30 days]: a farm hired for weeks comes
+      back in waves, each a separate episode of a few of its accounts (issue 10: four clients of
+      one farm on a platform sending no devices drew three episodes each at 0.42-0.79, none
+      listed). A positive episode's score adds, by noisy-OR, ``repeat_weight`` times the score
+      of each earlier reported positive episode at the seller within the memory: two
+      episodes at 0.66 give 0.78, three 0.86. Separate episodes are separate evidence (an
+      episode closes after ``episode_gap_ms`` without new members); one long episode never
+      reinforces itself, and a burst too weak to be reported on its own is not raised by the
+      seller's past.
     """
 
     name: ClassVar[str] = "fake_reviews"
@@ -267,7 +279,8 @@ class FakeReviews(Detector):
                  good_rating: float = 3.0, max_members: int = 200, acct_lo: float = 0.42,
                  acct_span: float = 0.25, loner_cap: float = 0.25, w_crew: float = 0.45,
                  crew_memory_ms: int = 14 * DAY_MS, w_device: float = 0.45,
-                 max_devices: int = 4, device_crowd: int = 3) -> None:
+                 max_devices: int = 4, device_crowd: int = 3, repeat_weight: float = 0.5,
+                 repeat_memory_ms: int = 30 * DAY_MS) -> None:
         self.half_life_ms = half_life_ms
         self.windows_ms = tuple(sorted(windows_ms))
         self.horizon_ms = self.windows_ms[-1]
@@ -303,6 +316,8 @@ class FakeReviews(Detector):
         self.w_device = w_device
         self.max_devices = max_devices
         self.device_crowd = device_crowd
+        self.repeat_weight = repeat_weight
+        self.repeat_memory_ms = repeat_memory_ms
         # account -> {(polarity, seller): last ts} of the significant suspect bursts it was a
         # core member of, for the crew footprint
         # (and devices, keyed by `_device_key`, that such members ordered from: a phone farm's
@@ -672,6 +687,10 @@ class FakeReviews(Detector):
             score = conf * (0.4 + 0.6 * clip01(base_mean - self.good_rating))
         if score < self.emit_min:
             return None, score
+        earlier = [v for t, v in s.past if ep.pol > 0 and now - t <= self.repeat_memory_ms]
+        own = score
+        for v in earlier:  # the farm's earlier waves here (see ``repeat_weight``)
+            score = 1.0 - (1.0 - score) * (1.0 - self.repeat_weight * v)
         # Re-emit when the score grows, when members join in number, or hourly while they trickle
         # in (each new member waits at most an hour for its score).
         joined = len(mem) - ep.emitted_members
@@ -682,6 +701,7 @@ class FakeReviews(Detector):
                 self._held.add((sid, ep.pol))
             return None, score
         ep.emitted_score = max(ep.emitted_score, score)
+        ep.emitted_own = max(ep.emitted_own, own)
         ep.emitted_members = len(mem)
         ep.emitted_ts = now
         # A member's own footprints decide its score. A member that shares none with the crew
@@ -713,6 +733,8 @@ class FakeReviews(Detector):
             "composition": round(comp, 3),
             "crew_share": round(sum(c > 0 for c in crews.values()) / len(per), 3),
             "shared_device_share": round(len(on_shared) / len(per), 3),
+            "episode_score": round(own, 4),
+            "earlier_episodes": [round(v, 4) for v in earlier],
             **ep.best,
         }
         reasons = ["review_burst"]
@@ -725,6 +747,8 @@ class FakeReviews(Detector):
                                  ("shared_device_share", "shared_devices", 0.3)):
             if evidence[key] >= level:  # type: ignore[operator]
                 reasons.append(code)
+        if earlier:
+            reasons.append("repeated_bursts")
         ts = min(ep.last, now)
         if ep.pol < 0:
             s.victim_until = max(s.victim_until, ts + self.victim_protect_ms)
@@ -768,17 +792,23 @@ class FakeReviews(Detector):
         for sid in sorted(self._sellers):
             s = self._sellers[sid]
             for pol in sorted(s.episodes):
-                if now - s.episodes[pol].last > self.episode_gap_ms:
+                ep = s.episodes[pol]
+                if now - ep.last > self.episode_gap_ms:
+                    if pol > 0 and ep.emitted_own >= self.emit_min:
+                        s.past.append((ep.last, ep.emitted_own))
                     del s.episodes[pol]
+            if s.past:
+                s.past = deque(x for x in s.past if now - x[0] <= self.repeat_memory_ms)
             idle = now - s.last_seen
             if idle > self.horizon_ms:
                 self._age(s, now)
-            if idle > 4 * self.half_life_ms and not s.episodes and s.victim_until < now:
+            if (idle > 4 * self.half_life_ms and not s.episodes and not s.past
+                    and s.victim_until < now):
                 del self._sellers[sid]
 
     def state_size(self) -> int:
         per_seller = sum(len(s.recent) + len(s.pos) + len(s.neg) + len(s.texts)
-                         + sum(len(e.members) for e in s.episodes.values()) + 1
+                         + sum(len(e.members) for e in s.episodes.values()) + len(s.past) + 1
                          for s in self._sellers.values())
         crews = sum(len(v) for v in self._bursts.values())
         devices = sum(len(v) for v in self._devices.values())

@@ -460,3 +460,52 @@ def test_the_crews_memory_expires():
     for k in range(1, 20):
         det.evaluate(last + k * DAY)
     assert not det._bursts
+
+
+def _waves(days: tuple[float, ...], size: int = 5, seed: int = 9) -> Stream:
+    """A client with steady verified reviews and, on each of ``days``, a wave of ``size``
+    unverified 5-star reviews from aged accounts of a farm's pool that bought nothing lately."""
+    s = Stream(seed)
+    s.honest("c", T0, max(days) + 3, 2)
+    for w, d in enumerate(days):
+        at = T0 + int(d * DAY) + 10 * HOUR
+        for i in range(size):
+            s.review("c", f"fw{w}-{i}", 5, at + i * 7 * MIN)
+    return s
+
+
+def test_a_farms_waves_at_one_client_add_up():
+    """Issue 10 (held-out world 9906): a farm working four clients for two weeks sent each a
+    few accounts in three waves, days apart; each wave alone scored 0.42-0.79 and none was
+    listed. Separate episodes are separate evidence."""
+    found = about(run(FakeReviews(), _waves((14, 18, 22)).sorted()), "c")
+    by_wave = [[f for f in found if T0 + d * DAY <= f.ts < T0 + (d + 2) * DAY]
+               for d in (14, 18, 22)]
+    assert all(by_wave), "every wave is reported"
+    first, third = by_wave[0][-1], by_wave[2][-1]
+    assert first.evidence["earlier_episodes"] == []
+    assert first.score == first.evidence["episode_score"]
+    assert len(third.evidence["earlier_episodes"]) == 2 and "repeated_bursts" in third.reasons
+    assert third.score > third.evidence["episode_score"] + 0.1
+    alone = about(run(FakeReviews(repeat_weight=0.0), _waves((14, 18, 22)).sorted()), "c")
+    assert max(f.score for f in alone) < max(f.score for f in found)
+
+
+def test_one_long_episode_does_not_reinforce_itself():
+    s = Stream(10)
+    s.honest("c", T0, 20, 2)
+    at = T0 + 14 * DAY
+    for i in range(40):  # a review every three hours for five days: one episode
+        s.review("c", f"tr{i}", 5, at + i * 3 * HOUR)
+    for f in about(run(FakeReviews(), s.sorted()), "c"):
+        assert f.evidence["earlier_episodes"] == []
+
+
+def test_a_sellers_earlier_episodes_are_forgotten():
+    def late(det: FakeReviews) -> list[Finding]:
+        found = about(run(det, _waves((14, 30)).sorted()), "c")
+        return [f for f in found if f.ts >= T0 + 30 * DAY]
+
+    remembered, forgotten = late(FakeReviews()), late(FakeReviews(repeat_memory_ms=10 * DAY))
+    assert remembered and all(len(f.evidence["earlier_episodes"]) == 1 for f in remembered)
+    assert forgotten and all(f.evidence["earlier_episodes"] == [] for f in forgotten)
