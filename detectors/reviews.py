@@ -165,6 +165,7 @@ class _Rev:
     texted: bool  # has a signature in the seller's text index
     customer: bool  # cites no order, but its author bought from the seller lately
     flagged: bool = False  # member of a detected burst: never enters the baseline
+    token: bool = False  # cites an order, but its author orders from a farm's phone (core)
 
 
 @dataclass(slots=True, eq=False)
@@ -246,7 +247,8 @@ class FakeReviews(Detector):
       whose orders (anywhere, within ``order_window_ms``) came from a device that at least
       ``device_crowd`` of the seller's recent reviewers ordered from (a phone farm; a couple
       shares a tablet), which also links it to the crew; the last ``max_devices`` devices of
-      an account are kept.
+      an account are kept. A review citing an order from an author on such a device counts as
+      unverified: a farm's token purchase verifies nothing (`_unverify_tokens`).
     * ``repeat_weight`` [0.5], ``repeat_memory_ms`` [30 days]: a farm hired for weeks comes
       back in waves, each a separate episode of a few of its accounts (issue 10: four clients of
       one farm on a platform sending no devices drew three episodes each at 0.42-0.79, none
@@ -397,6 +399,10 @@ class FakeReviews(Detector):
         if e.text and pol != 0:
             r.texted = self._index_text(s, r, e.text)
         s.recent.append(r)
+        if pol != 0 and not core and e.reviewer_id in self._devices:
+            # A token purchase from a farm's phone verifies nothing (see `_unverify_tokens`).
+            s.dirty.add(pol)
+            self._dirty.add(sid)
         if pol != 0 and (core or r.texted):
             (s.pos if pol > 0 else s.neg).append(r)
             if core:
@@ -586,7 +592,39 @@ class FakeReviews(Detector):
             members = {r.rid: r for r in keep}
         return members
 
+    def _unverify_tokens(self, s: _Seller, pol: int) -> None:
+        """A review citing an order counts as unverified when its author orders from a device
+        that at least ``device_crowd`` of the seller's recent reviewers of that polarity order
+        from: a phone farm's token purchases (issue 10, held-out world 10018: a farm on twelve
+        phones verified half its reviews with token purchases and drew one alert at 0.50 over
+        two clients and three waves). Each person has a phone of their own; a couple's tablet
+        holds two."""
+        tokens = [r for r in s.recent if r.pol == pol and not r.core
+                  and r.reviewer in self._devices]
+        if not tokens:
+            return
+        holders: dict[str, set[str]] = {}
+        for who in {r.reviewer for r in s.recent if r.pol == pol}:
+            for d in self._devices.get(who, ()):
+                holders.setdefault(d, set()).add(who)
+        crowded = {d for d, hs in holders.items() if len(hs) >= self.device_crowd}
+        if not crowded:
+            return
+        dq = s.pos if pol > 0 else s.neg
+        added = False
+        for r in tokens:
+            if any(d in crowded for d in self._devices[r.reviewer]):
+                r.core = r.token = True
+                if not any(x is r for x in dq):
+                    dq.append(r)
+                    added = True
+        if added:  # keep the buffer in time order (it is trimmed from the left)
+            ordered = sorted(dq, key=lambda x: (x.ts, x.rid))
+            dq.clear()
+            dq.extend(ordered)
+
     def _evaluate_polarity(self, sid: str, s: _Seller, pol: int, now: int) -> Finding | None:
+        self._unverify_tokens(s, pol)
         ep = s.episodes.get(pol)
         nlp, w, figures = self._best_window(s, pol, now)
         fires = int(figures.get("count", 0)) >= self.min_burst and nlp >= self.min_nlp
@@ -733,6 +771,7 @@ class FakeReviews(Detector):
             "composition": round(comp, 3),
             "crew_share": round(sum(c > 0 for c in crews.values()) / len(per), 3),
             "shared_device_share": round(len(on_shared) / len(per), 3),
+            "token_share": round(sum(r.token for r in mem) / n, 3),
             "episode_score": round(own, 4),
             "earlier_episodes": [round(v, 4) for v in earlier],
             **ep.best,

@@ -509,3 +509,34 @@ def test_a_sellers_earlier_episodes_are_forgotten():
     remembered, forgotten = late(FakeReviews()), late(FakeReviews(repeat_memory_ms=10 * DAY))
     assert remembered and all(len(f.evidence["earlier_episodes"]) == 1 for f in remembered)
     assert forgotten and all(f.evidence["earlier_episodes"] == [] for f in forgotten)
+
+
+def _token_wave(devices: int, seed: int = 11) -> Stream:
+    """Sixteen aged accounts that shop around from ``devices`` devices; eight of them buy a
+    token at a client the day before and review it 5-star within the hour, every review citing
+    its order (verified)."""
+    s = Stream(seed)
+    s.honest("client", T0, 20, 1)
+    pool = [f"tk{i}" for i in range(16)]
+    for i, a in enumerate(pool):
+        for d in range(0, 16, 5):
+            s.order(f"shop{s.rng.randrange(6)}", a, T0 + d * DAY + s.rng.randrange(DAY),
+                    device=f"dev{i % devices}")
+    at = T0 + 16 * DAY + 10 * HOUR
+    for i, a in enumerate(pool[:8]):
+        oid = s.order("client", a, at - DAY + i * HOUR, device=f"dev{i % devices}")
+        s.review("client", a, 5, at + i * 6 * MIN, order_id=oid)
+    return s
+
+
+def test_a_token_purchase_from_a_farms_phone_verifies_nothing():
+    """Held-out world 10018 of issue 10: a farm on twelve phones verified half its reviews with
+    token purchases and drew one alert at 0.50 over two clients and three waves. A review whose
+    author orders from a device that three of the seller's recent reviewers order from counts
+    as unverified; a couple's tablet (two accounts) and a phone each verify as before."""
+    farm = about(run(FakeReviews(), _token_wave(devices=2).sorted()), "client")
+    assert farm and max(f.score for f in farm) >= 0.5
+    assert max(f.evidence["token_share"] for f in farm) >= 0.5
+    assert not about(run(FakeReviews(device_crowd=99), _token_wave(devices=2).sorted()), "client")
+    assert not about(run(FakeReviews(), _token_wave(devices=4).sorted()), "client")  # couples
+    assert not about(run(FakeReviews(), _token_wave(devices=16).sorted()), "client")
