@@ -107,6 +107,9 @@ _STRONG = ("arrived", "wave", "amount", "unshipped")
 _WEAK = ("young", "new", "praise", "shared")
 # a member's own trait must be this unlikely under the seller's rate (log10: p < 0.05)
 _MEMBER_NLP = 1.3
+# the least of the seller's other orders (not the cohort's) its own amounts and shipping are
+# judged against: fewer, and the seller's nature is unknown
+_MIN_OTHERS = 20
 # the cohort-level test(s) behind each member trait
 _TRAIT_TESTS: dict[str, tuple[str, ...]] = {
     "arrived": ("arrival",), "wave": ("waves",), "amount": ("amounts",),
@@ -179,7 +182,8 @@ class PuppetCohort(Detector):
       client reached as members (0.24-0.33 in the golden cases) once a wave or an amount trait
       is missing.
     * ``prior_orders`` [5]: pseudo-orders at the market's rate added to a seller's own
-      unshipped and 5-star rates (a small seller's orders may be mostly the ring's).
+      unshipped and 5-star rates (a small seller's orders may be mostly the ring's); shipping
+      and amounts are judged only against at least 20 of the seller's own other orders.
     * ``low_quantile`` [0.05]: an amount is unusual for a seller when it is as isolated among
       the seller's other orders as the most isolated 5% of them.
     * ``cap_newness`` [3]: newness is weak evidence (a returning customer looks new too) and,
@@ -649,16 +653,19 @@ class PuppetCohort(Detector):
         orders = sum(p[_N] for p in pairs.values())
         nlp["amounts"] = self._amounts(members, pairs, others, flags)
         # The seller's other orders are the null, shrunk towards the market's rate with
-        # ``prior_orders`` pseudo-orders: a small seller whose orders are mostly the ring's has
-        # no baseline of its own.
+        # ``prior_orders`` pseudo-orders. With fewer than ``_MIN_OTHERS`` of them the seller's
+        # own nature is unknown and shipping is not judged: a shop selling digital goods (top-up
+        # codes, nothing ever shipped) to a few regulars looked like a ring by the market's
+        # rate (held-out world 10117 of issue 10: listed at 0.84 on its third day, on
+        # "unshipped" alone, its 4 regulars making 51 of its 57 orders).
         unship = sum(p[_UNSHIP] for p in pairs.values())
         u0 = sum(r[2] for r in others)
         k0 = self.prior_orders
         market_un = self._unshipped / max(1, len(self._q))
         p_unshipped = self._margin((u0 + k0 * market_un) / (len(others) + k0),
                                    self.margin_unshipped)
-        nlp["unshipped"] = min(self.cap_behaviour, binomial_tail_nlp(
-            unship, orders, p_unshipped, self.n_max))
+        nlp["unshipped"] = 0.0 if len(others) < _MIN_OTHERS else min(
+            self.cap_behaviour, binomial_tail_nlp(unship, orders, p_unshipped, self.n_max))
         # A member's own unshipped orders, against the same rate: one of two unshipped is
         # chance for a customer of a shop that leaves one order in seven unshipped.
         flags["unshipped"] = {b for b in members if pairs[b][_UNSHIP] * 2 >= pairs[b][_N]
@@ -829,7 +836,7 @@ class PuppetCohort(Detector):
         orders themselves. Under the null (members buy like everyone else) that happens to
         about ``low_quantile`` of their orders. A crew paying made-up sums shows it; a crew
         buying the hero item at its price does not, nor do loyal customers buying a staple."""
-        if len(others) < 20:
+        if len(others) < _MIN_OTHERS:
             return 0.0
         amts = [(a, b) for b in members
                 for a in (pairs[b][_AMTS] if pairs[b][_TIMES] is not None else (pairs[b][_AMTS],))]

@@ -9,6 +9,7 @@ from detectors.cohort import PuppetCohort
 from tests.fixtures.cases import (
     crew_serving_two_clients,
     customers_in_a_crews_waves,
+    digital_shop_with_regulars,
     events_of,
     narrow_crew_with_new_customers,
     proxy_ring_without_identifiers,
@@ -154,3 +155,12 @@ def test_a_member_with_no_strong_trait_stays_under_the_release_level():
     assert capped and max(capped.values()) <= 0.25
     uncapped = _without_strong_traits(run(PuppetCohort(loner_cap=1.0), events))
     assert max(uncapped.values()) > 0.3
+
+
+def test_shipping_is_judged_only_against_enough_of_the_sellers_own_orders():
+    """Golden case digital_shop_with_regulars (held-out world 10117 of issue 10): a digital
+    shop's few regulars make most of its orders from the first day, and none ship. Against the
+    market's shipping rate (the shop's other orders too few to say otherwise) that was a ring;
+    judged against fewer than 20 of the shop's own other orders, it was listed at 0.84."""
+    found = run(PuppetCohort(), events_of(digital_shop_with_regulars))
+    assert not [f for f in found if f.seller_id == "s005"]
