@@ -65,9 +65,10 @@ unshipped; weak: young or new (one hint: a new customer's account is young too),
 sharing an identifier) and by their devotion, so an honest regular who happened to order in the
 crew's hour, or a real new customer who arrived with the ring, stays under the blacklist's
 threshold. Where the cohort's mark is sharing (devices, identifiers) or one way of paying
-(amounts), a member lacking one of its marks counts one strong trait less. A trait counts in full only where the cohort's own test of that behaviour found
-something (``trait_min``), else half (``unshown_worth``): a customer's order in "the crew's
-waves" is mostly chance when the cohort shows none, though a crew member, ordering often among
+(amounts), a member lacking one of its marks counts one strong trait less. A trait counts in
+full only where the cohort's own test of that behaviour found something (``trait_min``), else
+half (``unshown_worth``): a customer's order in "the crew's waves" is mostly chance when the
+cohort shows none, though a crew member, ordering often among
 its own, still falls in them more than a customer does; and a member is "unshipped" only when its
 own unshipped orders are unlikely under the seller's rate (p < 0.05), not for one order of two
 at a shop that leaves one in seven unshipped.
@@ -939,11 +940,11 @@ class PuppetCohort(Detector):
         # The same holds where the cohort stands out by its amounts (a crew told to pay one sum,
         # or made-up sums): a member that does not pay like it lacks the mark. One strong trait
         # less for lacking any of the cohort's marks, not each: a customer of a promoted item
-        # pays the crew's sum and lacks only its phones (golden ``customers_amid_a_device_crew``). Held-out world 9908
-        # of issue 10: a real customer arrived with a crew paying one sum, ordered three times
-        # in its waves at the client's own prices, and was listed at 0.90 (golden
-        # ``customers_in_a_crews_waves``); waves cannot tell them apart there, since a dense
-        # crew's waves cover the customer's hours by chance, and its members too.
+        # pays the crew's sum and lacks only its phones (golden ``customers_amid_a_device_crew``).
+        # Held-out world 9908 of issue 10: a real customer arrived with a crew paying one sum,
+        # ordered three times in its waves at the client's own prices, and was listed at 0.90
+        # (golden ``customers_in_a_crews_waves``); waves cannot tell them apart there, since a
+        # dense crew's waves cover the customer's hours by chance, and its members too.
         by_sharing = max(nlp["devices"], nlp["identity"]) >= self.sharing_mark
         by_amount = nlp["amounts"] >= self.sharing_mark
         shown = {t for t, tests in _TRAIT_TESTS.items()

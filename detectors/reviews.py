@@ -592,6 +592,16 @@ class FakeReviews(Detector):
             members = {r.rid: r for r in keep}
         return members
 
+    def _crowded_devices(self, reviewers: set[str]) -> dict[str, set[str]]:
+        """The devices at least ``device_crowd`` of ``reviewers`` ordered from, with those
+        reviewers. A couple's tablet holds two; a phone farm's phones hold more (issue 10's
+        golden case phone_farm_vs_family_tablets listed four couples at two)."""
+        holders: dict[str, set[str]] = {}
+        for who in reviewers:
+            for d in self._devices.get(who, ()):
+                holders.setdefault(d, set()).add(who)
+        return {d: hs for d, hs in holders.items() if len(hs) >= self.device_crowd}
+
     def _unverify_tokens(self, s: _Seller, pol: int) -> None:
         """A review citing an order counts as unverified when its author orders from a device
         that at least ``device_crowd`` of the seller's recent reviewers of that polarity order
@@ -603,11 +613,7 @@ class FakeReviews(Detector):
                   and r.reviewer in self._devices]
         if not tokens:
             return
-        holders: dict[str, set[str]] = {}
-        for who in {r.reviewer for r in s.recent if r.pol == pol}:
-            for d in self._devices.get(who, ()):
-                holders.setdefault(d, set()).add(who)
-        crowded = {d for d, hs in holders.items() if len(hs) >= self.device_crowd}
+        crowded = self._crowded_devices({r.reviewer for r in s.recent if r.pol == pol})
         if not crowded:
             return
         dq = s.pos if pol > 0 else s.neg
@@ -680,13 +686,9 @@ class FakeReviews(Detector):
         # purchases and no texts, showed nothing else). The farm's verified reviewers (token
         # purchases) are not members but count as company: every reviewer of the seller lately,
         # of the episode's polarity.
-        holders: dict[str, set[str]] = {}
-        for who in {r.reviewer for r in mem} | {r.reviewer for r in s.recent if r.pol == ep.pol}:
-            for d in self._devices.get(who, ()):
-                holders.setdefault(d, set()).add(who)
-        # A couple's tablet holds two; a phone farm's phones hold more (issue 10's golden case
-        # phone_farm_vs_family_tablets listed four couples at two).
-        shared = {a for hs in holders.values() if len(hs) >= self.device_crowd for a in hs}
+        crowded = self._crowded_devices(
+            {r.reviewer for r in mem} | {r.reviewer for r in s.recent if r.pol == ep.pol})
+        shared = {a for hs in crowded.values() for a in hs}
         on_shared = {r.reviewer for r in mem} & shared
         # One vote per reviewer: the most suspicious of their reviews in the episode.
         per: dict[str, float] = {}
