@@ -497,7 +497,9 @@ def test_one_long_episode_does_not_reinforce_itself():
     at = T0 + 14 * DAY
     for i in range(40):  # a review every three hours for five days: one episode
         s.review("c", f"tr{i}", 5, at + i * 3 * HOUR)
-    for f in about(run(FakeReviews(), s.sorted()), "c"):
+    found = about(run(FakeReviews(), s.sorted()), "c")
+    assert found, "the trickle is reported"
+    for f in found:
         assert f.evidence["earlier_episodes"] == []
 
 
