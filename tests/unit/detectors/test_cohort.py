@@ -164,3 +164,22 @@ def test_shipping_is_judged_only_against_enough_of_the_sellers_own_orders():
     judged against fewer than 20 of the shop's own other orders, it was listed at 0.84."""
     found = run(PuppetCohort(), events_of(digital_shop_with_regulars))
     assert not [f for f in found if f.seller_id == "s005"]
+
+
+def _max_arrival(det: PuppetCohort, events: list, seller: str) -> float:
+    det.trace = []
+    run(det, events)
+    return max((t[3]["arrival"] for t in det.trace if t[0] == seller), default=0.0)
+
+
+def test_a_crew_arriving_in_the_first_week_is_judged_on_arrival_but_old_regulars_are_not():
+    """Golden case proxy_ring_without_identifiers: the crew arrives on day 5, inside the arrival
+    warm-up (held-out world 10010 of issue 10: a crew of 14 arriving on day 4 went unseen). Its
+    members started buying later than a customer of old buying at their rate would have; the
+    loyal shop's twelve regulars, first seen in the first three days and re-ordering every few,
+    did not, so nothing arrived there (the whole market's regulars arrive in those days)."""
+    events = events_of(proxy_ring_without_identifiers)
+    assert _max_arrival(PuppetCohort(), events, "s022") >= 4.0
+    assert _max_arrival(PuppetCohort(), events, "s037") == 0.0
+    # Without the late-start filter (nobody late) the warm-up judges no arrival at all.
+    assert _max_arrival(PuppetCohort(late_p=1e-9), events, "s022") == 0.0
