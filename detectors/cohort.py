@@ -123,6 +123,12 @@ _IDS: tuple[tuple[str, str], ...] = (("device_id", "d"), ("payment_id", "p"),
                                      ("address_id", "a"), ("ip", "i"))
 
 
+def _in_span(by_hour: dict[int, int], t0: int, span: int) -> int:
+    """The count of an hourly histogram in the hours of [t0, t0 + span)."""
+    lo, hi = t0 // HOUR_MS, (t0 + span) // HOUR_MS
+    return sum(c for h, c in by_hour.items() if lo <= h < hi)
+
+
 def _member_weight(strong: list[str], weak: list[str], worth: dict[str, float],
                    base: float) -> float:
     """A member's share of the cohort's score: 0.15, 0.2 per strong trait and 0.1 per hint
@@ -750,8 +756,7 @@ class PuppetCohort(Detector):
                 if top:
                     tops[late] = (top, seq[top_i][0], top_i, top_j)
             for late, (top, t0, top_i, top_j) in tops.items():
-                inside = sum(c for h, c in arr.items()
-                             if t0 // HOUR_MS <= h < (t0 + span) // HOUR_MS)
+                inside = _in_span(arr, t0, span)
                 others_in = max(0, inside - top)
                 k0 = self.prior_orders
                 q = (others_in + k0 * span / width) / (others_total + k0)
@@ -762,8 +767,7 @@ class PuppetCohort(Detector):
                     rest = self._repeat_pairs - k_all
                     if rest < 50:
                         continue
-                    market_in = sum(c for h, c in self._late_births.items()
-                                    if t0 // HOUR_MS <= h < (t0 + span) // HOUR_MS)
+                    market_in = _in_span(self._late_births, t0, span)
                     q = max(q, max(0, market_in - top) / rest)
                 v = binomial_tail_nlp(top, k_all, self._margin(q, self.margin_arrival),
                                       self.n_max) - math.log10(width / span)
