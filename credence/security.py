@@ -37,7 +37,7 @@ __all__ = ["ROLES", "PRINCIPALS", "REDIS_USER", "REDIS_USERS", "Grant", "grants"
 # Role → what it is for. admin is the super user (server.properties: super.users=User:admin).
 ROLES: dict[str, str] = {
     "admin": "super user: topics, users, tests",
-    "worker": "reads the inputs, writes the outputs and its internal topics",
+    "worker": "reads the inputs, writes (and reads back) the outputs and its internal topics",
     "platform": "writes orders and reviews, reads blacklist",
     "agency": "writes records",
     "inspector": "reads alerts, blacklist, credit-scores, decisions; the only writer of "
@@ -92,7 +92,9 @@ def grants(role: str, name: str, s: Settings) -> list[Grant]:
         return []
     if role == "worker":
         out = [Grant("topic", t(x), "READ") for x in INPUT_TOPICS]
-        out += [Grant("topic", t(x), "WRITE") for x in OUTPUT_TOPICS]
+        # Reading its outputs back is how a worker learns which outputs of a send cut short by
+        # a crash the broker already has (streams.delivery), instead of sending them again.
+        out += [Grant("topic", t(x), op) for x in OUTPUT_TOPICS for op in ("WRITE", "READ")]
         out += [Grant("topic", t(SEQUENCED), op) for op in ("READ", "WRITE", "CREATE")]
         out += [Grant("topic", t(POLICY), "READ")]  # run-time policy, one more input
         # faust names its internal topics and consumer groups after the app id (the worker id,

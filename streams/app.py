@@ -34,6 +34,7 @@ from config.topics import POLICY, SEQUENCED, create_topics
 from credence.contract import INPUT_TOPICS, OUTPUT_TOPICS
 from credence.engine import Outputs
 from credence.store.redis import aconnect
+from streams.delivery import OUTPUT_ID_HEADER, PENDING, delivered
 from streams.detect import DetectionStage, output_id
 from streams.ingest import Ingestor, encode_forward
 from streams.metrics import Metrics
@@ -42,6 +43,9 @@ from streams.snapshot_store import SnapshotMissing, SnapshotStore
 __all__ = ["create_app", "run_worker", "broker_credentials", "Runtime", "Role"]
 
 log = logging.getLogger("credence.streams")
+
+# How long an output's published marker is kept in Redis.
+OUTPUT_MARKER_TTL_S = 30 * 86400
 
 
 class Runtime:
@@ -139,12 +143,13 @@ class Runtime:
         offsets, output ids)."""
         import redis
         from aiokafka.errors import KafkaError
+        from confluent_kafka import KafkaException
 
         delay = 0.2
         while True:
             try:
                 return await fn()
-            except (TimeoutError, redis.RedisError, KafkaError, OSError) as e:
+            except (TimeoutError, redis.RedisError, KafkaError, KafkaException, OSError) as e:
                 self.metrics.retries.labels(what).inc()
                 log.warning("%s failed (%r); retrying in %.1f s", what, e, delay)
                 await asyncio.sleep(delay)
@@ -171,7 +176,7 @@ class Runtime:
             items = [(dead, None, dl.to_json(),
                       f"{self.p}:out:d:{dl.source_topic}/{dl.partition}/{dl.offset}")
                      for dl in res.dead_letters]
-            fresh = await self.send_unmarked(items)
+            fresh = await self.send_unmarked(items, self.ingestor.model.dedupe_ttl_s)
             if fresh:
                 pipe = self.redis.pipeline(transaction=False)
                 for marker in fresh:
@@ -360,13 +365,14 @@ class Runtime:
         p = self.p
         if items:
             fresh_markers = await self.send_unmarked(
-                [(sinks[topic], key, value, f"{p}:out:{oid}") for topic, key, value, oid in items])
+                [(sinks[topic], key, value, f"{p}:out:{oid}") for topic, key, value, oid in items],
+                OUTPUT_MARKER_TTL_S)
             # The markers and the score history go together (MULTI): a score replayed after a
             # restart or a retried emit finds its marker and is not appended to the history again.
             fresh = {oid for *_, oid in items if f"{p}:out:{oid}" in fresh_markers}
             pipe = self.redis.pipeline(transaction=True)
             for *_, oid in items:
-                pipe.set(f"{p}:out:{oid}", 1, ex=30 * 86400)
+                pipe.set(f"{p}:out:{oid}", 1, ex=OUTPUT_MARKER_TTL_S)
             for sc in out.scores:
                 if output_id(sc) in fresh:
                     hist = f"{p}:view:score-history:{sc.seller_id}"
@@ -384,26 +390,53 @@ class Runtime:
                 pipe.hset(f"{p}:view:{kind}", field, value)
             await pipe.execute()
 
-    async def send_unmarked(self, items: list[tuple[faust.TopicT, bytes | None, bytes, str]]
-                            ) -> list[str]:
-        """Send each ``(topic, key, value, marker)`` whose marker key is not in Redis, and wait
-        until the broker has every one; return the markers of those sent, for the caller to
-        write. A crash before the markers are written sends them again at the next start: the
-        window is one Redis round trip after a delivery. Those an earlier attempt delivered
-        whose markers are not written yet are not sent again, but returned as sent."""
+    async def send_unmarked(self, items: list[tuple[faust.TopicT, bytes | None, bytes, str]],
+                            ttl_s: int) -> list[str]:
+        """Send each ``(topic, key, value, marker)`` not published before, and wait until the
+        broker has every one; return the markers of those sent (or found delivered), for the
+        caller to mark published in Redis.
+
+        Each marker is claimed first (SET NX to "pending since now", streams.delivery), so a
+        crash between the broker's acknowledgement and the caller's write leaves a pending
+        marker, not a missing one: the next sender asks the output topics which of those the
+        broker has and sends only the rest. Those this process delivered on an earlier attempt
+        (a retry while Redis refused the published marks) it knows without asking."""
         if not items:
             return []
+        stamp = PENDING + str(int(time.time() * 1000)).encode()
         pipe = self.redis.pipeline(transaction=False)
         for *_, marker in items:
-            pipe.exists(marker)
-        seen = await pipe.execute()
-        futures, fresh = [], []
-        for (topic, key, value, marker), was in zip(items, seen, strict=True):
-            if was:
+            pipe.set(marker, stamp, ex=ttl_s, nx=True, get=True)
+        olds = await pipe.execute()
+        out = f"{self.p}:out:"
+        fresh: list[str] = []
+        send: list[tuple[faust.TopicT, bytes | None, bytes, str]] = []
+        unsure: dict[str, tuple[tuple[faust.TopicT, bytes | None, bytes, str], int]] = {}
+        for item, old in zip(items, olds, strict=True):
+            marker = item[3]
+            if old is None:  # claimed now: never sent
+                send.append(item)
+            elif not old.startswith(PENDING):
+                continue  # published
+            elif marker not in self._unmarked:
+                unsure[marker] = (item, int(old[len(PENDING):]))
                 continue
-            if marker not in self._unmarked:
-                futures.append(await topic.send(key=key, value=value))
             fresh.append(marker)
+        if unsure:
+            topics = {item[0].get_topic_name() for item, _ in unsure.values()}
+            since = min(t for _, t in unsure.values())
+            have = await asyncio.to_thread(delivered, self.s, topics, since,
+                                           {m[len(out):] for m in unsure})
+            self.metrics.recovered.inc(len(have))
+            log.info("%d outputs of a send cut short: %d delivered, %d sent now",
+                     len(unsure), len(have), len(unsure) - len(have))
+            for marker, (item, _) in unsure.items():
+                if marker[len(out):] not in have:
+                    send.append(item)
+                fresh.append(marker)
+        futures = [await topic.send(key=key, value=value,
+                                    headers=[(OUTPUT_ID_HEADER, marker[len(out):].encode())])
+                   for topic, key, value, marker in send]
         for fut in futures:
             await fut  # delivered before it is marked as published
         self._unmarked.update(fresh)

@@ -33,6 +33,10 @@ class Metrics:
                          ["topic", "partition"], registry=r)
         self.outputs = Counter("credence_outputs_total", "Published outputs", ["topic"],
                                registry=r)
+        self.recovered = Counter("credence_outputs_found_delivered_total",
+                                 "Outputs of a send cut short that the broker already had "
+                                 "(found by id in the output topics, not sent again)",
+                                 registry=r)
         self.retries = Counter("credence_retries_total", "Transient Redis/Kafka failures retried",
                                ["what"], registry=r)
         self.ticks = Counter("credence_ticks_total", "Event-time ticks closed", registry=r)
