@@ -16,6 +16,7 @@ REGISTRY: list[str] = [
     # one line per detector, "detectors.<module>:<Class>"
     "detectors.reviews:FakeReviews",
     "detectors.lockstep:Lockstep",
+    "detectors.synchrony:BurstSynchrony",
     "detectors.cycles:CircularTrading",
     "detectors.records:ConjuredRecords",
     "detectors.brushing:Brushing",
