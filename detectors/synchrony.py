@@ -95,6 +95,9 @@ class BurstSynchrony(Detector):
     * ``profile_min`` [120]: positive reviews the market's daily profile must rest on before
       any burst is judged (with fewer, a seller's afternoon would read as a burst).
     * ``surge_max`` [2.0]: a coincidence while the market surges this much does not count.
+    * ``local_ms`` [36 h], ``local_min`` [2]: a partner with this many other episodes this
+      close to a coincidence (day after day, not a farm's next wave) is judged there by its
+      local burst rate, where that is higher than its average.
     * ``floor_ms`` [30 min]: the least distance a coincidence is scored at (episode starts are
       known to about this).
     * ``activity_prior`` [5]: pseudo-reviews that damp the market's activity ratio in quiet
@@ -116,7 +119,8 @@ class BurstSynchrony(Detector):
                  gap_ms: int = 2 * HOUR_MS, apart_ms: int = 12 * HOUR_MS,
                  prior_ms: int = DAY_MS, warmup_ms: int = DAY_MS,
                  max_episode_ms: int = 8 * HOUR_MS, profile_min: int = 24 * 5,
-                 surge_max: float = 2.0, floor_ms: int = 30 * 60_000, min_reviewers: int = 4,
+                 surge_max: float = 2.0, local_ms: int = 36 * HOUR_MS, local_min: int = 2,
+                 floor_ms: int = 30 * 60_000, min_reviewers: int = 4,
                  burst_min: float = 6.0, activity_prior: float = 5.0,
                  min_coincide: int = 2, pair_min: float = 2.0, full: float = 6.0,
                  member_cap: float = 0.35, shared_member: float = 0.9,
@@ -131,6 +135,8 @@ class BurstSynchrony(Detector):
         self.warmup_ms = warmup_ms
         self.max_episode_ms = max_episode_ms
         self.surge_max = surge_max
+        self.local_ms = local_ms
+        self.local_min = local_min
         self.profile_min = profile_min
         self.activity_prior = activity_prior
         self.min_reviewers = min_reviewers
@@ -335,8 +341,16 @@ class BurstSynchrony(Detector):
             n = max(k, len(x.episodes))
             nlp = -math.log10(math.comb(n, k))
             for t, d in met:
-                p = len(y.episodes) * 2 * max(d, self.floor_ms) / exposure * surge.get(t, 1.0)
-                nlp -= math.log10(min(1.0, p))
+                width = 2 * max(d, self.floor_ms)
+                p = len(y.episodes) * width / exposure
+                # A seller bursting day after day (the reviews after a flash sale) is that likely
+                # to burst near any time of those days: its rate there, not its average, is the
+                # null (held-out world 10501: a flash sale's seller alerted at 0.72 beside a
+                # farm's clients). The coinciding episode alone does not make it so.
+                near = sum(1 for e in y.episodes if 0 < abs(e.start - t) <= self.local_ms)
+                if near >= self.local_min:  # its rate over those days, this episode included
+                    p = max(p, (near + 1) * width / (2 * self.local_ms))
+                nlp -= math.log10(min(1.0, p * surge.get(t, 1.0)))
             return nlp
 
         return min(one_way(sa, sb), one_way(sb, sa))

@@ -125,3 +125,23 @@ def test_state_expires_with_time():
     det.evaluate(T0 + 60 * DAY)
     assert det.state_size() == 0
     assert not det._sellers  # noqa: SLF001
+
+
+def test_a_seller_bursting_day_after_day_is_judged_by_its_local_rate():
+    """Held-out world 10501 of issue 10: after a flash sale its seller's praise peaked every day
+    for days, and two of those peaks fell beside a farm's waves; judged by its average burst
+    rate it was alerted at 0.72 with the farm's clients (now nothing there). Near a
+    coincidence, a partner with other bursts the days around is judged by its rate there.
+    Here the peaks are laid on the farm's very hours, on the days of two of its waves: the
+    seller is still named, under the level at which alerts from two detectors list (0.7),
+    because each of the three clients counts as a partner of its own (docs/detection.md)."""
+    clients = ["s30", "s33", "s36"]
+    r = random.Random(6)
+    sale = [Review(review_id=f"x{day}-{k:02d}", seller_id="s38", reviewer_id=f"b{day}-{k}",
+                   rating=5, ts=T0 + day * DAY + 3 * HOUR + 20 * MIN + r.randrange(60 * MIN))
+            for day in (8, 9, 10, 14, 15, 16) for k in range(12)]
+    evs = _sorted(_market() + _farm(clients, [3, 9, 15]) + sale)
+    local = _scores(run(BurstSynchrony(), evs))
+    average = _scores(run(BurstSynchrony(local_min=10**6), evs))
+    assert set(local) >= set(clients)
+    assert local["s38"] < 0.7 <= average["s38"], (local, average)
