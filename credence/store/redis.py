@@ -206,12 +206,19 @@ class EvictionPolicyError(RuntimeError):
 
 def check_no_eviction(target: Settings | str) -> str:
     """Return Redis's ``maxmemory-policy``; raise `EvictionPolicyError` unless it is
-    ``noeviction``. Any other policy drops keys when Redis is full: features, dedupe marks and
+    ``noeviction`` (or when the server is older than 7.0). Any other policy drops keys when Redis is full: features, dedupe marks and
     snapshots would vanish without an error, and Kafka offsets already committed would never bring
     them back; under noeviction a full Redis refuses writes, which the worker retries. Read from ``INFO memory``: the worker's ACL user has no CONFIG."""
-    policy = str(connect(target, socket_timeout=10).info("memory").get("maxmemory_policy", ""))
+    r = connect(target, socket_timeout=10)
+    where = target if isinstance(target, str) else target.redis
+    version = str(r.info("server").get("redis_version", "0"))
+    if int(version.split(".")[0] or 0) < 7:
+        # Each output's marker is claimed with SET NX GET before the send (streams/delivery.py);
+        # an older server would refuse every claim and the worker would retry for ever.
+        raise EvictionPolicyError(f"Redis at {where} is version {version}; the worker needs "
+                                  "7.0 or later")
+    policy = str(r.info("memory").get("maxmemory_policy", ""))
     if policy != "noeviction":
-        where = target if isinstance(target, str) else target.redis
         raise EvictionPolicyError(
             f"Redis at {where} has maxmemory-policy {policy or '?'}, which evicts keys and would "
             "silently drop the worker's state: set it to noeviction "
