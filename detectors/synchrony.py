@@ -208,9 +208,13 @@ class BurstSynchrony(Detector):
             return []
         return reemit_findings(self._emitted, self._findings(grown, now), refresh_ms=DAY_MS)
 
+    def _age(self, now: int) -> int:
+        """How long the stream has run at ``now`` (event time)."""
+        return now - self._t0 if self._t0 is not None else 0
+
     def _market_rate(self, now: int) -> float:
         """Positive reviews per seller per ms, over the horizon the market has been seen."""
-        span = min(self.horizon_ms, now - (self._t0 if self._t0 is not None else now))
+        span = min(self.horizon_ms, self._age(now))
         return self._n_reviews / max(1, len(self._sellers)) / max(span, HOUR_MS)
 
     def _usual(self, now: int) -> tuple[list[float], list[float]]:
@@ -275,8 +279,8 @@ class BurstSynchrony(Detector):
         if nlp < self.burst_min:
             s.level = False
             return False
-        if (s.level or now - (self._t0 or now) < self.warmup_ms
-                or sum(self._usual(now)[0]) * (now - (self._t0 or now)) / DAY_MS
+        if (s.level or self._age(now) < self.warmup_ms
+                or sum(self._usual(now)[0]) * self._age(now) / DAY_MS
                 < self.profile_min):
             return False
         last = s.episodes[-1] if s.episodes else None
@@ -303,17 +307,23 @@ class BurstSynchrony(Detector):
             s.in_bursts.add(r[2])
         return True if started else None
 
-    def _coincidences(self, a: _Episode, sid_b: str) -> bool:
-        b = self._sellers.get(sid_b)
-        return b is not None and any(abs(e.start - a.start) <= self.gap_ms for e in b.episodes)
+    @staticmethod
+    def _distance(t: int, episodes: list[_Episode]) -> int | None:
+        """How far the nearest of ``episodes`` starts from ``t`` (None: there are none)."""
+        return min((abs(e.start - t) for e in episodes), default=None)
+
+    def _meets(self, t: int, episodes: list[_Episode]) -> bool:
+        """Whether one of ``episodes`` starts within ``gap_ms`` of ``t``: they coincide."""
+        d = self._distance(t, episodes)
+        return d is not None and d <= self.gap_ms
 
     def _met(self, x: _Seller, y: _Seller) -> list[tuple[int, int]]:
         """(start, distance to the nearest start of ``y``) of ``x``'s episodes that coincide with
         one of ``y``'s, at most one per ``apart_ms`` (the closest of those near each other)."""
         out: list[tuple[int, int]] = []
         for e in x.episodes:
-            d = min((abs(f.start - e.start) for f in y.episodes), default=self.gap_ms + 1)
-            if d > self.gap_ms:
+            d = self._distance(e.start, y.episodes)
+            if d is None or d > self.gap_ms:
                 continue
             if out and e.start - out[-1][0] < self.apart_ms:
                 if d < out[-1][1]:
@@ -329,7 +339,7 @@ class BurstSynchrony(Detector):
         smaller of the two directions, less log10 of the ways to pick which of ``x``'s episodes
         coincided."""
         sa, sb = self._sellers[a], self._sellers[b]
-        exposure = max(self.window_ms, min(self.memory_ms, now - (self._t0 or now)))
+        exposure = max(self.window_ms, min(self.memory_ms, self._age(now)))
 
         def one_way(x: _Seller, y: _Seller) -> float:
             # A coincidence while the whole market surges is explained by the market (who
@@ -389,6 +399,7 @@ class BurstSynchrony(Detector):
 
         # Pairs to test: a grown seller and any seller whose episode met one of its episodes.
         pair_nlp: dict[tuple[str, str], float] = {}
+        surge: dict[int, float] = {}
         for a in grown:
             for ea in self._sellers[a].episodes:
                 for b in sorted(set(near(ea.start)) - {a}):
@@ -396,8 +407,9 @@ class BurstSynchrony(Detector):
                     if key in pair_nlp:
                         continue
                     x, y = key
-                    surge = {e.start: self._surge(e.start, near(e.start), now)
-                             for e in (*self._sellers[x].episodes, *self._sellers[y].episodes)}
+                    for e in (*self._sellers[x].episodes, *self._sellers[y].episodes):
+                        if e.start not in surge:  # a time's surge is the market's, not the pair's
+                            surge[e.start] = self._surge(e.start, near(e.start), now)
                     pair_nlp[key] = self._pair_nlp(x, y, now, surge)
         strong = {k: v for k, v in pair_nlp.items() if v >= self.pair_min}
         if not strong:
@@ -417,11 +429,12 @@ class BurstSynchrony(Detector):
             if score < self.emit_min:
                 continue
             mine = [e for e in self._sellers[sid].episodes
-                    if any(self._coincidences(e, b) for b in partners[sid])]
+                    if any(self._meets(e.start, self._sellers[b].episodes)
+                           for b in partners[sid])]
             theirs: set[str] = set()
             for b in partners[sid]:
                 for e in self._sellers[b].episodes:
-                    if any(abs(e.start - m.start) <= self.gap_ms for m in mine):
+                    if self._meets(e.start, mine):
                         theirs |= e.reviewers
             accounts: dict[str, float] = {}
             for e in mine:
