@@ -90,6 +90,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from credence.contract import DAY_MS, HOUR_MS, MINUTE_MS, Event, EventType, Order, Review
 from detectors.base import Detector, Finding, bounded, count_down, discard_member, reemit_findings
 from detectors.nulls import binomial_tail_nlp, normal_tail_nlp, poisson_tail_nlp, significance
@@ -127,6 +129,24 @@ def _in_span(by_hour: dict[int, int], t0: int, span: int) -> int:
     """The count of an hourly histogram in the hours of [t0, t0 + span)."""
     lo, hi = t0 // HOUR_MS, (t0 + span) // HOUR_MS
     return sum(c for h, c in by_hour.items() if lo <= h < hi)
+
+
+def _hits_within(t: np.ndarray, c: np.ndarray, w: int) -> np.ndarray:
+    """For time-sorted orders (times ``t``, member codes ``c``): whether each has another
+    member's order within ``w``. The nearest other member's order on either side is just
+    past the run of the same member around it, so this is two comparisons per order (it was
+    a scan of each window: quadratic in a dense crew's waves)."""
+    m = len(t)
+    idx = np.arange(m)
+    new_run = np.ones(m, dtype=bool)
+    new_run[1:] = c[1:] != c[:-1]
+    prev = np.maximum.accumulate(np.where(new_run, idx, 0)) - 1
+    last = np.ones(m, dtype=bool)
+    last[:-1] = new_run[1:]
+    nxt = np.minimum.accumulate(np.where(last, idx, m - 1)[::-1])[::-1] + 1
+    left = (prev >= 0) & (t - t[np.maximum(prev, 0)] <= w)
+    right = (nxt < m) & (t[np.minimum(nxt, m - 1)] - t <= w)
+    return left | right
 
 
 def _member_weight(strong: list[str], weak: list[str], worth: dict[str, float],
@@ -835,52 +855,46 @@ class PuppetCohort(Detector):
         """Orders with another member's order within a wave's width, against the seller-day
         volume of the cohort spread over the market's hours of the day; the best of the widths
         ``wave_ms`` / 2, ``wave_ms`` and 3 ``wave_ms``, corrected for trying three."""
-        times: list[tuple[int, str]] = []
-        for b in members:
+        ts: list[int] = []
+        codes: list[int] = []
+        for k, b in enumerate(members):
             p = pairs[b]
-            times.extend((t, b) for t in (p[_TIMES] or (p[_FIRST],)))
-        times.sort()
-        if len(times) < 3:
+            own = p[_TIMES] or (p[_FIRST],)
+            ts.extend(own)
+            codes.extend([k] * len(own))
+        if len(ts) < 3:
             return 0.0
+        order = np.argsort(np.asarray(ts, dtype=np.int64), kind="stable")
+        t = np.asarray(ts, dtype=np.int64)[order]
+        c = np.asarray(codes, dtype=np.int64)[order]
         best, hits = 0.0, set()
         for w in (self.wave_ms // 2, self.wave_ms, 3 * self.wave_ms):
-            v, h = self._wave_test(times, w)
+            v, h = self._wave_test(t, c, w)
             if v > best:
-                best, hits = v, h
+                best, hits = v, {members[k] for k in h}
         flags["wave"] = hits
         return min(self.cap_behaviour, max(0.0, best - math.log10(3)))
 
-    def _wave_test(self, times: list[tuple[int, str]], w: int) -> tuple[float, set[str]]:
-        m = len(times)
-        hit = [False] * m
-        j = 0
-        for i in range(m):
-            while times[i][0] - times[j][0] > w:
-                j += 1
-            for x in range(j, i):
-                if times[x][1] != times[i][1]:
-                    hit[i] = hit[x] = True
-        y = sum(hit)
+    def _wave_test(self, t: np.ndarray, c: np.ndarray, w: int) -> tuple[float, list[int]]:
+        """(nlp, codes of the members in the waves) for time-sorted orders at width ``w``."""
+        m = len(t)
+        hit = _hits_within(t, c, w)
+        y = int(hit.sum())
         # A member is in the waves when most of its own orders are (at least two): a regular
         # customer of a ring's client places one order in a crew's hour now and then.
-        own: dict[str, list[int]] = {}
-        for (_, b), h in zip(times, hit, strict=True):
-            c = own.setdefault(b, [0, 0])
-            c[0] += h
-            c[1] += 1
+        h = np.bincount(c, weights=hit)
+        n = np.bincount(c)
         # Null: within a day, times follow the market's hour profile; the chance that one of
         # the other same-day orders falls within w is about 1 - (1 - pi)^(n_day - 1), with pi
         # the chance that two such times are within w.
         total = sum(self._hours) or 1
-        prof = [h / total for h in self._hours]
+        prof = [x / total for x in self._hours]
         pi = min(1.0, sum(x * x for x in prof) * 24 * (2 * w / DAY_MS))
-        per_day: dict[int, int] = {}
-        for t, _ in times:
-            per_day[t // DAY_MS] = per_day.get(t // DAY_MS, 0) + 1
-        expected = sum(n * (1.0 - (1.0 - pi) ** (n - 1)) for n in per_day.values())
+        _, per_day = np.unique(t // DAY_MS, return_counts=True)
+        expected = sum(k * (1.0 - (1.0 - pi) ** (k - 1)) for k in per_day.tolist())
         p0 = min(0.99, max(1e-3, expected / m))
         return (binomial_tail_nlp(y, m, p0, self.n_max),
-                {b for b, (h, n) in own.items() if h >= 2 and 2 * h >= n})
+                np.flatnonzero((h >= 2) & (2 * h >= n)).tolist())
 
     def _amounts(self, members: list[str], pairs: dict[str, list[Any]],
                  others: list[tuple[str, float, bool, str]], flags: dict[str, set[str]]) -> float:
@@ -898,20 +912,22 @@ class PuppetCohort(Detector):
             return 0.0
         xs = sorted(r[1] for r in others)
         n = len(xs)
-        w = self.band
+        xa = np.asarray(xs)
 
-        def near(x: float) -> int:
-            return bisect_right(xs, x + w) - bisect_left(xs, x - w)
+        def near(x: np.ndarray) -> np.ndarray:
+            return (np.searchsorted(xa, x + self.band, side="right")
+                    - np.searchsorted(xa, x - self.band, side="left"))
 
-        own = sorted(near(x) - 1 for x in xs)  # each other order's neighbours, itself excluded
-        cut = own[int(self.low_quantile * n)]
-        p0 = sum(1 for c in own if c <= cut) / n
+        own = np.sort(near(xa) - 1)  # each other order's neighbours, itself excluded
+        cut = int(own[int(self.low_quantile * n)])
+        p0 = int(np.count_nonzero(own <= cut)) / n
         # Counted by member (most of its orders unusual), not by order: two or three bulk buyers
         # ordering often are not a crew.
         unusual: dict[str, list[int]] = {}
-        for a, b in amts:
+        low_amt = (near(np.asarray([a for a, _ in amts])) <= cut).tolist()
+        for (_, b), is_low in zip(amts, low_amt, strict=True):
             u = unusual.setdefault(b, [0, 0])
-            u[0] += near(a) <= cut
+            u[0] += is_low
             u[1] += 1
         low = {b for b, (k, n_b) in unusual.items() if 2 * k > n_b}
         isolated = binomial_tail_nlp(len(low), len(unusual),
@@ -937,14 +953,21 @@ class PuppetCohort(Detector):
         for a, b in amts:
             by_member.setdefault(b, []).append(a)
         k = len(by_member)
-        best, best_lo = 0, 0.0
-        j = 0
-        for i in range(len(ys)):  # the band [ys[j], ys[i]] holding the most orders
-            while ys[i] - ys[j] > 2 * w:
-                j += 1
-            if i - j + 1 > best:
-                best, best_lo = i - j + 1, ys[j]
-        lo, hi = best_lo, best_lo + 2 * w
+        # The band [ys[j], ys[i]] holding the most orders: j(i), the first order within 2w
+        # below ys[i], found by bisection and settled on the exact difference (as a scan
+        # comparing ys[i] - ys[j] would: rounding of ys[i] - 2w must not move a band's edge).
+        ya = np.asarray(ys)
+        j = np.searchsorted(ya, ya - 2 * w, side="left")
+        while True:
+            up = ya - ya[j] > 2 * w
+            down = (j > 0) & (ya - ya[np.maximum(j - 1, 0)] <= 2 * w)
+            if not (up.any() or down.any()):
+                break
+            j = j + up - down
+        size = np.arange(len(ya)) - j + 1
+        i_best = int(np.argmax(size))  # the first of the largest, as the scan kept it
+        lo = float(ya[j[i_best]])
+        hi = lo + 2 * w
         inside = {b for b, xs_b in by_member.items()
                   if 2 * sum(lo <= a <= hi for a in xs_b) > len(xs_b)}
         n = len(xs)
