@@ -16,6 +16,10 @@ CREDENCE := $(BIN)/credence
 # Two checkouts on one machine pick other ports: make test TEST_KAFKA=127.0.0.1:39092 TEST_REDIS=...
 TEST_KAFKA ?= 127.0.0.1:29092
 TEST_REDIS ?= redis://127.0.0.1:26379/0
+# Tests run in TEST_JOBS processes (pytest-xdist): most integration time is waiting on workers
+# and brokers. Tests that restart, kill or fill the shared stack (marker `disruptive`) run after,
+# alone.
+TEST_JOBS ?= 3
 TEST_ENV := CREDENCE_HOME=$(CURDIR)/.credence/test CREDENCE_KAFKA=$(TEST_KAFKA) \
             CREDENCE_REDIS=$(TEST_REDIS)
 DEMO_ENV := CREDENCE_HOME=$(CURDIR)/.credence/demo
@@ -56,7 +60,10 @@ test: setup
 	trap '$(CREDENCE) stack down' EXIT; \
 	$(CREDENCE) stack up; \
 	$(BIN)/ruff check .; \
-	$(BIN)/pytest -q -ra --durations=10
+	rc=0; \
+	$(BIN)/pytest -q -ra --durations=15 -n $(TEST_JOBS) -m "not disruptive" || rc=$$?; \
+	$(BIN)/pytest -q -ra --durations=5 -m disruptive || rc=$$?; \
+	exit $$rc
 
 test-unit: venv
 	$(BIN)/pytest -q tests/unit

@@ -116,6 +116,7 @@ def stack(base_settings: Settings):
     return st
 
 
+@pytest.mark.disruptive
 def test_redis_sigkill_keeps_scripts_and_transactions(redis_factory, stack):
     """Found by the fault suite: after a Redis SIGKILL + restart, features were missing. Redis
     logs a Lua script's writes (and a MULTI) as MULTI/EXEC in the append-only file and replays
@@ -147,8 +148,15 @@ def chaos_events() -> list[bytes]:
     return simulated_events(5000, seed=11)
 
 
-@pytest.mark.parametrize("name", ["kills", "broker-restart", "redis-restart", "rebalances",
-                                  "maxmemory", "kafka-unreachable", "redis-unreachable"])
+# Scenarios that restart or fill the shared stack run alone (marker ``disruptive``; `make test`
+# runs them after the rest, which runs in parallel).
+_ALONE = pytest.mark.disruptive
+
+
+@pytest.mark.parametrize("name", [
+    "kills", pytest.param("broker-restart", marks=_ALONE),
+    pytest.param("redis-restart", marks=_ALONE), "rebalances",
+    pytest.param("maxmemory", marks=_ALONE), "kafka-unreachable", "redis-unreachable"])
 def test_a_fault_loses_and_duplicates_nothing(name, base_settings, stack, chaos_events,
                                               tmp_path):
     """Each scenario of `credence chaos`, short: 2 kills instead of 20, 5,000 events instead of
