@@ -41,7 +41,7 @@ sharing counts fully only beyond a household's size, or as a *mesh* of several d
 addresses each shared by some of the accounts, which is how crews work), the
 share of new accounts (``buyer_registered`` within ``new_account_days``), the share of the
 seller's own orders they make, the unshipped share, shared IPs (a little), the *review push*
-(their orders here draw reviews, nearly all 5-star, far more often than their orders elsewhere
+(their orders here draw reviews, nearly all 4-5 stars, far more often than their orders elsewhere
 do: a null of the buyers' own habits, so a good supplier's deserved praise does not count), and
 two dilution terms: the share of the cluster's *linked* purchases (at sellers where two or more cluster
 accounts buy) that goes to this seller, and its orders relative to the cluster's top seller.
@@ -69,8 +69,12 @@ _LINKS: tuple[tuple[str, str], ...] = (("device_id", "d"), ("payment_id", "p"),
 
 
 # A buyer's live purchases at one seller, as a plain list (cheap to snapshot):
-# [orders, amount, unshipped, last ts, last ip, reviews, 5-star reviews]
-_ORDERS, _AMOUNT, _UNSHIPPED, _LAST_TS, _IP, _REVIEWS, _FIVE = range(7)
+# [orders, amount, unshipped, last ts, last ip, reviews, positive (4-5 star) reviews]
+_ORDERS, _AMOUNT, _UNSHIPPED, _LAST_TS, _IP, _REVIEWS, _PRAISE = range(7)
+# A review push is praise: 4 or 5 stars. Held-out world 10516 (issue 10): a slow wash's puppets
+# reviewed 55 % of their orders against 6 % elsewhere, but 3 of 11 reviews were 4-star, and a
+# push of "nearly all 5-star" read none; a crew told to vary its ratings does the same.
+_POSITIVE = 4
 
 
 class _Account:
@@ -187,7 +191,7 @@ class SockPuppets(Detector):
         # live purchases, oldest first: (ts, buyer, seller, amount, unshipped, device key,
         # payment key, address key); ids are interned so that the snapshot stores each once
         self._queue: deque[tuple] = deque()
-        # live orders that a review names: order id → 5-star (the review counts while its order
+        # live orders that a review names: order id → positive (the review counts while its order
         # is live, so a repeat buyer's reviews do not outlive the orders they were about)
         self._live: dict[str, tuple[str, str]] = {}  # live order id → (buyer, seller)
         self._reviewed: dict[str, bool] = {}
@@ -311,12 +315,12 @@ class SockPuppets(Detector):
         if event.order_id is not None:
             if self._live.get(event.order_id) != key or event.order_id in self._reviewed:
                 return
-            self._reviewed[event.order_id] = event.rating == 5
+            self._reviewed[event.order_id] = event.rating >= _POSITIVE
         pair = self._pair.get(key)
         if pair is None or pair[_REVIEWS] >= pair[_ORDERS]:
             return
         pair[_REVIEWS] += 1
-        pair[_FIVE] += event.rating == 5
+        pair[_PRAISE] += event.rating >= _POSITIVE
         self._acct[event.reviewer_id].reviews += 1
         self._dirty.add(sys.intern(event.reviewer_id))
 
@@ -330,21 +334,21 @@ class SockPuppets(Detector):
                     self._forget_use(key, b, ts)
             if self._live.get(oid) == (b, s):
                 del self._live[oid]
-            five = self._reviewed.pop(oid, None)
+            praised = self._reviewed.pop(oid, None)
             pair = self._pair.get((b, s))
             dropped = 0
             if pair is not None:
                 pair[_ORDERS] -= 1
                 pair[_AMOUNT] -= amount
                 pair[_UNSHIPPED] -= unshipped
-                if five is not None and pair[_REVIEWS] > 0:  # its review leaves with it
+                if praised is not None and pair[_REVIEWS] > 0:  # its review leaves with it
                     pair[_REVIEWS] -= 1
-                    pair[_FIVE] = max(0, pair[_FIVE] - five)
+                    pair[_PRAISE] = max(0, pair[_PRAISE] - praised)
                     dropped = 1
                 extra = max(0, pair[_REVIEWS] - pair[_ORDERS])
                 pair[_REVIEWS] -= extra
                 dropped += extra
-                pair[_FIVE] = min(pair[_FIVE], pair[_REVIEWS])
+                pair[_PRAISE] = min(pair[_PRAISE], pair[_REVIEWS])
                 if pair[_ORDERS] <= 0:
                     del self._pair[(b, s)]
                     pair = None
@@ -500,7 +504,7 @@ class SockPuppets(Detector):
         unshipped = 0
         buyer_orders = 0
         reviews = 0
-        five = 0
+        praise = 0
         reviews_all = 0
         praising = 0
         amount = 0.0
@@ -514,8 +518,8 @@ class SockPuppets(Detector):
             unshipped += pair[_UNSHIPPED]
             buyer_orders += pair[_ORDERS]
             reviews += pair[_REVIEWS]
-            five += pair[_FIVE]
-            praising += pair[_FIVE] > 0
+            praise += pair[_PRAISE]
+            praising += pair[_PRAISE] > 0
             reviews_all += acct.reviews
             amount += pair[_AMOUNT]
             last_ts = max(last_ts, pair[_LAST_TS])
@@ -550,7 +554,7 @@ class SockPuppets(Detector):
         # Review push against a null of these buyers' own habits (issue 10, class 2): how
         # often their orders here drew a review, beyond how often their orders elsewhere did
         # (shrunk towards ``review_prior`` with ``praise_prior`` pseudo-orders) plus
-        # ``praise_margin``, the reviews nearly all 5-star, from most of the buyers (one
+        # ``praise_margin``, the reviews nearly all positive, from most of the buyers (one
         # enthusiast is no push). Employees on a company card review their supplier as often
         # as they review anyone; puppets praise the client, not the shops they buy camouflage
         # from. Rates, not ratings, so that a good supplier's deserved 5 stars do not count.
@@ -562,7 +566,7 @@ class SockPuppets(Detector):
         # chance are no push: ``push_full`` log10 units give the full behaviour.
         push = (min(1.0, binomial_tail_nlp(reviews, buyer_orders, min(
                     0.95, null_reviews + self.praise_margin)) / self.push_full)
-                if praising >= max(3, 0.6 * len(buyers)) and five >= 0.8 * reviews else 0.0)
+                if praising >= max(3, 0.6 * len(buyers)) and praise >= 0.8 * reviews else 0.0)
         size = min(self.size_cap, self.w_size * math.log2(k / 2))
         # A household (up to ``household`` accounts) shares one address, maybe a card and a
         # tablet: sharing counts at full weight only beyond that, or as a *mesh* of several
@@ -624,7 +628,7 @@ class SockPuppets(Detector):
             "unshipped_share": round(unshipped_share, 3),
             "review_share": round(review_share, 3),
             "expected_review_share": round(null_reviews, 3),
-            "five_star_share_of_reviews": round(five / max(1, reviews), 3),
+            "positive_share_of_reviews": round(praise / max(1, reviews), 3),
             "max_accounts_per_device": crowd["d"],
             "max_accounts_per_payment": crowd["p"],
             "max_accounts_per_address": crowd["a"],

@@ -214,10 +214,11 @@ def test_big_ring_is_judged_on_a_schedule_and_still_reported():
 
 def _crew(client: str, crew: list[str], ids: Callable[[str], dict[str, str]], *, seed: int,
           orders: int, every_hours: int, elsewhere: int, praise_client: float,
-          praise_elsewhere: float) -> tuple[list[Event], list[str]]:
+          praise_elsewhere: float, four_stars: float = 0.0) -> tuple[list[Event], list[str]]:
     """Aged accounts with identifiers ``ids(account)`` buying from ``client`` in turn every
     ``every_hours`` and ``elsewhere`` times each from popular shops; each order is reviewed
-    5-star with the given probability (at the client, elsewhere)."""
+    with the given probability (at the client, elsewhere), 5-star, or 4-star with probability
+    ``four_stars``."""
     w = World(days=20)
     rng = random.Random(seed)
     reviews: list[Event] = []
@@ -225,8 +226,9 @@ def _crew(client: str, crew: list[str], ids: Callable[[str], dict[str, str]], *,
     def buy(seller: str, b: str, ts: int, p_review: float) -> None:
         oid = w.order(seller, b, ts, registered=T0 - 900 * DAY, **ids(b))
         if rng.random() < p_review:
+            rating = 4 if four_stars and rng.random() < four_stars else 5
             reviews.append(Review(review_id=f"r{oid}", seller_id=seller, reviewer_id=b,
-                                  rating=5, order_id=oid, ts=ts + 2 * DAY))
+                                  rating=rating, order_id=oid, ts=ts + 2 * DAY))
 
     for i in range(orders):
         buy(client, crew[i % len(crew)], T0 + i * every_hours * HOUR + rng.randrange(HOUR),
@@ -237,13 +239,14 @@ def _crew(client: str, crew: list[str], ids: Callable[[str], dict[str, str]], *,
     return sorted([*w.events, *reviews], key=lambda e: (e.ts, e.event_id)), crew
 
 
-def _card_crew(praise_client: float, praise_elsewhere: float) -> tuple[list[Event], list[str]]:
+def _card_crew(praise_client: float, praise_elsewhere: float, four_stars: float = 0.0
+               ) -> tuple[list[Event], list[str]]:
     """Six aged accounts on one card, each with its own device and address, buying from
     ``s_card`` about daily."""
     return _crew("s_card", [f"crew{i}" for i in range(6)],
                  lambda b: {"device": f"d_{b}", "payment": "p_crew", "address": f"a_{b}"},
                  seed=11, orders=30, every_hours=15, elsewhere=4, praise_client=praise_client,
-                 praise_elsewhere=praise_elsewhere)
+                 praise_elsewhere=praise_elsewhere, four_stars=four_stars)
 
 
 def _ip_crew(praise_client: float, praise_elsewhere: float) -> tuple[list[Event], list[str]]:
@@ -295,6 +298,19 @@ def test_review_push_is_the_behaviour_that_benign_sharing_lacks():
     assert by["s_card"].score >= 0.6  # one shared card is a moderate finding on its own
     assert set(by["s_card"].accounts) == set(crew)
     assert by["s_card"].evidence["review_share"] > by["s_card"].evidence["expected_review_share"]
+
+
+def test_a_push_of_four_and_five_stars_is_a_push():
+    """Held-out world 10516 of issue 10: a slow wash's puppets reviewed 55 % of their orders at
+    the client against 6 % elsewhere, 3 of 11 reviews 4-star, and a push of "nearly all 5-star"
+    read none (the client was never alerted). Praise is 4 or 5 stars; a crew told to vary its
+    ratings is still a crew."""
+    events, crew = _card_crew(praise_client=0.9, praise_elsewhere=0.1, four_stars=0.4)
+    reviews = [e for e in events if isinstance(e, Review) and e.seller_id == "s_card"]
+    assert sum(r.rating == 4 for r in reviews) > 0.25 * len(reviews)  # no "nearly all 5-star"
+    by = best(run(SockPuppets(), events))
+    assert by["s_card"].evidence["puppet_behaviour"] == 1.0
+    assert by["s_card"].score >= 0.6 and set(by["s_card"].accounts) == set(crew)
 
 
 def test_employees_who_review_everyone_alike_are_no_push():
