@@ -5,15 +5,22 @@ from __future__ import annotations
 from dataclasses import replace
 
 from credence.worlds import aggregate, run_world, run_worlds, table
+from producers.scenario import Scenario
 
 
 def test_worlds_agree_across_processes_and_the_table_gives_mean_and_worst():
-    # One world alone against the same world in a pool of two processes (a world takes ~20 s
-    # at the smallest scale; the pool's other world shows each seed draws its own world).
+    # A world run alone and the same world run in a pool's process (a world takes ~20 s even
+    # at the smallest scale: one each). Each seed draws its own world.
     alone = run_world(3, scale=0.05)
-    pooled = run_worlds([3, 4], scale=0.05, jobs=2)
-    assert replace(pooled[0], seconds=0) == replace(alone, seconds=0)
-    assert pooled[0].world != pooled[1].world
+    (in_pool,) = run_worlds([3], scale=0.05, jobs=2)
+    assert replace(in_pool, seconds=0) == replace(alone, seconds=0)
+    assert Scenario.drawn(3, scale=0.05) != Scenario.drawn(4, scale=0.05)
+    # A second world for the aggregate: the first's figures, each F1 lower, one more listing.
+    other = replace(alone, seed=4, events=alone.events + 7, families={
+        fam: {**row, "seller_f1": None if row["seller_f1"] is None else row["seller_f1"] / 2}
+        for fam, row in alone.families.items()},
+        honest={**alone.honest, "sellers_listed": alone.honest["sellers_listed"] + 1})
+    pooled = [in_pool, other]
     agg = aggregate(pooled)
     assert agg["worlds"] == 2 and agg["seeds"] == [3, 4]
     assert agg["events"] == sum(r.events for r in pooled)
