@@ -16,9 +16,10 @@ CREDENCE := $(BIN)/credence
 # Two checkouts on one machine pick other ports: make test TEST_KAFKA=127.0.0.1:39092 TEST_REDIS=...
 TEST_KAFKA ?= 127.0.0.1:29092
 TEST_REDIS ?= redis://127.0.0.1:26379/0
-# Tests run in TEST_JOBS processes (pytest-xdist): most integration time is waiting on workers
-# and brokers. Tests that restart, kill or fill the shared stack (marker `disruptive`) run after,
-# alone.
+# The suite runs in two phases, in parallel processes (pytest-xdist): first the integration
+# tests in TEST_JOBS processes (mostly waiting on workers and brokers), then the unit tests (pure
+# CPU, no stack) beside the integration tests that restart, kill or fill the shared stack
+# (marker `disruptive`), which must not run beside other tests of the stack.
 TEST_JOBS ?= 3
 TEST_ENV := CREDENCE_HOME=$(CURDIR)/.credence/test CREDENCE_KAFKA=$(TEST_KAFKA) \
             CREDENCE_REDIS=$(TEST_REDIS)
@@ -60,9 +61,14 @@ test: setup
 	trap '$(CREDENCE) stack down' EXIT; \
 	$(CREDENCE) stack up; \
 	$(BIN)/ruff check .; \
-	rc=0; \
-	$(BIN)/pytest -q -ra --durations=15 -n $(TEST_JOBS) -m "not disruptive" || rc=$$?; \
-	$(BIN)/pytest -q -ra --durations=5 -m disruptive || rc=$$?; \
+	rc=0; faults=$$(mktemp); \
+	$(BIN)/pytest -q -ra --durations=10 -n $(TEST_JOBS) -m "not disruptive" tests/integration \
+	  || rc=$$?; \
+	$(BIN)/pytest -q -ra --durations=5 -m disruptive tests/integration >$$faults 2>&1 & pid=$$!; \
+	$(BIN)/pytest -q -ra --durations=10 -n 2 tests/unit || rc=$$?; \
+	wait $$pid || rc=$$?; \
+	echo "--- the tests that restart, kill or fill the stack (beside the unit tests):"; \
+	cat $$faults; rm -f $$faults; \
 	exit $$rc
 
 test-unit: venv

@@ -182,29 +182,30 @@ def _ingested_all(w, s: Settings) -> bool:
     return bool(lags) and all(v == 0 for v in lags)
 
 
-@pytest.mark.parametrize("roles", [("all", "all"), ("ingest", "detect")], ids=["all+all", "ingest+detect"])
 def test_one_worker_two_workers_and_replay_agree(env_factory, worker_factory, sim_events,
-                                                 tmp_path, roles):
-    """Same events: 1 worker, 2 workers (both stages each, or one stage each) and
-    `credence replay` publish the same outputs; both streaming runs leave the same features."""
-    s1 = env_factory(partitions=4, **FAST)
-    s2 = env_factory(partitions=4, **FAST)
-    expected = _replay(s1, sim_events, tmp_path)
+                                                 tmp_path):
+    """Same events: 1 worker, 2 workers running both stages each, 2 workers running one stage
+    each, and `credence replay` publish the same outputs; the three streaming runs leave the
+    same features. The three runs go side by side, each on its own topics and keys."""
+    runs = [(env_factory(partitions=4, **FAST), roles)
+            for roles in (("all",), ("all", "all"), ("ingest", "detect"))]
+    expected = _replay(runs[0][0], sim_events, tmp_path)
     assert expected["credit-scores"], "the scenario should produce scores"
-    produce(s1, sim_events)
-    produce(s2, sim_events)
-    w1 = worker_factory(s1)
-    w2a = worker_factory(s2, roles[0])
-    w2b = worker_factory(s2, roles[1])
-    for s, ws in ((s1, [w1]), (s2, [w2a, w2b])):
-        want = sum(len(v) for v in expected.values())
-        wait_for(lambda ws=ws, n=want: _published(ws) >= n, 600, f"{want} outputs", ws[0])
-        time.sleep(3)  # anything beyond the expected count would be a duplicate
+    started = []
+    for s, roles in runs:
+        produce(s, sim_events)
+        started.append((s, [worker_factory(s, role) for role in roles]))
+    want = sum(len(v) for v in expected.values())
+    for _, ws in started:
+        wait_for(lambda ws=ws: _published(ws) >= want, 600, f"{want} outputs", ws[0])
+    time.sleep(3)  # anything beyond the expected count would be a duplicate
+    for s, ws in started:
         for topic in ("credit-scores", "alerts", "blacklist"):
             got = _canon(consume_all(s, topic, idle=2, timeout=120)) if expected[topic] else []
             assert got == expected[topic], (topic, len(got), len(expected[topic]),
-                                            s.topic_prefix, ws[0].tail())
-    assert redis_features(s1) == redis_features(s2)
+                                            s.topic_prefix, [w.role for w in ws], ws[0].tail())
+    features = [redis_features(s) for s, _ in started]
+    assert features[1] == features[0] and features[2] == features[0]
 
 
 def test_health_fails_when_the_agent_stalls(env_factory, worker_factory):
