@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from credence.contract import Decision, Order, Record, Refund, Review, parse_event
+from credence.contract import Decision, Order, Record, Refund, Review, iso, parse_event
 from credence.features import FeatureModel
 from credence.store.memory import MemoryStore
 from detectors import detector_classes
@@ -91,14 +91,25 @@ def _fixture(case: str) -> list:
 
 
 def _positive(name: str) -> list:
-    """A stream on which detector ``name`` emits findings: the first golden case where it alerts
-    (the anomaly prior, which alerts in none, gets the market of its own tests)."""
+    """A stream on which detector ``name`` emits findings: the smallest golden case where it
+    alerts in both halves (the snapshot test cuts the stream in two), else the smallest where it
+    alerts (the anomaly prior, which alerts in none, gets the market of its own tests)."""
     if name == "anomaly":
         return market()
-    for golden in sorted(FIXTURES.glob("*/expected_alerts.jsonl")):
+    fallback = None
+    for golden in sorted(FIXTURES.glob("*/expected_alerts.jsonl"),
+                         key=lambda p: ((p.parent / "events.jsonl").stat().st_size, p)):
         rows = [orjson.loads(line) for line in golden.read_bytes().splitlines() if line.strip()]
-        if any(r["detector"] == name for r in rows):
-            return _fixture(golden.parent.name)
+        times = [r["ts"] for r in rows if r["detector"] == name]
+        if not times:
+            continue
+        events = _fixture(golden.parent.name)
+        middle = iso(events[len(events) // 2].ts)
+        if min(times) < middle < max(times):  # ISO-8601 UTC strings order as times do
+            return events
+        fallback = fallback or events
+    if fallback is not None:
+        return fallback
     raise AssertionError(f"no positive stream for detector {name}: add a golden case")
 
 
