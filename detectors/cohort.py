@@ -1045,19 +1045,12 @@ class PuppetCohort(Detector):
             # crew mark (which only picks whom to judge at another seller, where they are
             # tested afresh) counts every trait in full.
             accounts[b] = score * _member_weight(strong, weak, worth, base)
-            if (not strong or (len(strong) == 1 and strong[0] not in shown)) \
-                    and "shared" not in weak:
+            if not strong and "shared" not in weak:
                 # None of the behaviour that tells a puppet from a loyal customer: a devoted
                 # repeat buyer, young, praising, is what a real new regular of the client is
                 # (held-out world 9913 of issue 10: one, named at 0.32 in the crew's alerts
                 # beside a dense block of the same orders at 0.46, was listed by repetition).
-                # Under the release level, its naming never counts towards a listing. One
-                # strong trait the cohort itself does not show is no crew behaviour either:
-                # held-out world 10609, a student (young account) who paid an unusual sum at a
-                # ring's client, traits "amount, young" where the crew showed waves, youth,
-                # newness and nothing shipped, was listed by repetition beside a dense block.
-                # (Two strong traits are kept: early in an episode a crew's members show
-                # "arrived, wave" before the cohort's own tests of them find anything.)
+                # Under the release level, its naming never counts towards a listing.
                 accounts[b] = min(accounts[b], self.loner_cap)
             marks[b] = score * _member_weight(strong, weak, full, base)
         mset = set(members)
