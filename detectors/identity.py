@@ -191,9 +191,9 @@ class SockPuppets(Detector):
         # live purchases, oldest first: (ts, buyer, seller, amount, unshipped, device key,
         # payment key, address key); ids are interned so that the snapshot stores each once
         self._queue: deque[tuple] = deque()
-        # live orders that a review names: order id → positive (the review counts while its order
-        # is live, so a repeat buyer's reviews do not outlive the orders they were about)
         self._live: dict[str, tuple[str, str]] = {}  # live order id → (buyer, seller)
+        # live orders that a review names: order id → praised (4-5 stars); the review counts
+        # while its order is live, so a repeat buyer's reviews do not outlive their orders
         self._reviewed: dict[str, bool] = {}
         self._acct: dict[str, _Account] = {}
         self._pair: dict[tuple[str, str], list[Any]] = {}
