@@ -161,10 +161,12 @@ def chaos_events() -> list[bytes]:
 _ALONE = pytest.mark.disruptive
 
 
-@pytest.mark.parametrize("name", [
-    "kills", pytest.param("broker-restart", marks=_ALONE),
-    pytest.param("redis-restart", marks=_ALONE), "rebalances",
-    pytest.param("maxmemory", marks=_ALONE), "kafka-unreachable", "redis-unreachable"])
+# All of them, for now: beside the parallel integration phase, `kills` reported 530 outputs
+# lost and `kafka-unreachable` timed out (make test on 3627443; not yet diagnosed), while each
+# passed run alone, as they ran before the suite was parallel.
+@_ALONE
+@pytest.mark.parametrize("name", ["kills", "broker-restart", "redis-restart", "rebalances",
+                                  "maxmemory", "kafka-unreachable", "redis-unreachable"])
 def test_a_fault_loses_and_duplicates_nothing(name, base_settings, stack, chaos_events,
                                               tmp_path):
     """Each scenario of `credence chaos`, short: 2 kills instead of 20, 5,000 events instead of
