@@ -38,7 +38,7 @@ from streams.delivery import OUTPUT_ID_HEADER, PENDING, delivered
 from streams.detect import DetectionStage, output_id
 from streams.ingest import Ingestor, encode_forward
 from streams.metrics import Metrics
-from streams.snapshot_store import SnapshotMissing, SnapshotStore
+from streams.snapshot_store import SnapshotMissing, SnapshotStore, snapshot_key
 
 __all__ = ["create_app", "run_worker", "broker_credentials", "Runtime", "Role"]
 
@@ -72,7 +72,7 @@ class Runtime:
         # or a batch's outputs are still being sent): no snapshot of it may be taken meanwhile.
         self._unpublished: DetectionStage | None = None
         self.last_snapshot = 0.0
-        self.snapshot_key = f"{self.p}:detect:snapshot"
+        self.snapshot_key = snapshot_key(self.p)
         # Progress must never overtake the events it describes in the sequenced topic: a batch's
         # forward and a heartbeat are sent under one lock, each after the state it reports.
         self.forward_lock = asyncio.Lock()
@@ -348,8 +348,8 @@ class Runtime:
         if self.stage is None or self.stage is self._unpublished:
             return  # nothing, or a state ahead of what is published: the last snapshot stands
         t0 = time.perf_counter()
-        blob = self.stage.snapshot()
-        await SnapshotStore(self.redis, self.snapshot_key).save(blob)
+        covers, blob = self.stage.seq_offset, self.stage.snapshot()  # no await between the two
+        await SnapshotStore(self.redis, self.snapshot_key).save(blob, {"seq_offset": covers})
         self.last_snapshot = time.monotonic()
         self.metrics.snapshot_seconds.observe(time.perf_counter() - t0)
 

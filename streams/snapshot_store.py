@@ -13,6 +13,13 @@ ends naming one of them, and the other's chunks stay behind (one snapshot's wort
 such overlap, under the prefix, none for a single writer). Integrity is the sealed blob's
 (HMAC, `streams.snapshot`); the manifest only says where the pieces are.
 
+The manifest also carries what the caller says of the snapshot (``meta``): the detection stage
+gives the sequenced offset it covers. A snapshot is only taken when every output before it is
+published (streams.app), so that offset is how far the stage's outputs are surely out -- what
+`credence chaos` waits for before it judges a run (a wait on the group's committed offsets
+judged too early: faust commits what it took in, and after a kill the next owner redoes the
+batch from the snapshot; 543 outputs still being sent counted as lost under load).
+
 A value at ``<key>`` that is not a manifest is a snapshot of the single-value layout of earlier
 releases, and is returned as it is.
 """
@@ -25,9 +32,21 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SnapshotStore", "SnapshotMissing", "CHUNK_BYTES"]
+__all__ = ["SnapshotStore", "SnapshotMissing", "CHUNK_BYTES", "manifest_of", "snapshot_key"]
 
 CHUNK_BYTES = 32 * 1024 * 1024  # well under Redis's 512 MB per value, and per command
+
+
+def snapshot_key(key_prefix: str) -> str:
+    """Where the detection stage of the workers under ``key_prefix`` keeps its snapshot."""
+    return f"{key_prefix}:detect:snapshot"
+
+
+def manifest_of(raw: bytes | None) -> dict[str, Any] | None:
+    """The manifest stored at a snapshot's key (None: no snapshot, or the single-value layout)."""
+    if raw is None or not raw.startswith(b"{"):
+        return None
+    return orjson.loads(raw)
 
 
 class SnapshotMissing(ValueError):
@@ -45,14 +64,13 @@ class SnapshotStore:
     def _chunks(self, generation: str, n: int) -> list[str]:
         return [f"{self.key}:{generation}:{i}" for i in range(n)]
 
-    async def _manifest(self) -> dict[str, Any] | None:
-        raw = await self.redis.get(self.key)
-        if raw is None or not raw.startswith(b"{"):
-            return None
-        return orjson.loads(raw)
+    async def manifest(self) -> dict[str, Any] | None:
+        return manifest_of(await self.redis.get(self.key))
 
-    async def save(self, blob: bytes) -> None:
-        before = await self._manifest()
+    async def save(self, blob: bytes, meta: dict[str, Any] | None = None) -> None:
+        """Write ``blob`` as a new generation and switch the manifest to it; ``meta`` (plain
+        JSON values) is kept in the manifest."""
+        before = await self.manifest()
         generation = f"{time.time_ns():x}-{os.urandom(4).hex()}"
         step = self.chunk_bytes
         n = max(1, -(-len(blob) // step))
@@ -61,16 +79,16 @@ class SnapshotStore:
             # One command per chunk: a pipeline would hold them all in the client's buffer.
             await self.redis.set(key, bytes(view[i * step:(i + 1) * step]))
         await self.redis.set(self.key, orjson.dumps(
-            {"generation": generation, "chunks": n, "bytes": len(blob)}))
+            {**(meta or {}), "generation": generation, "chunks": n, "bytes": len(blob)}))
         if before is not None:
             await self.redis.delete(*self._chunks(before["generation"], before["chunks"]))
 
     async def load(self) -> bytes | None:
         """The snapshot, None when there is none; `SnapshotMissing` when its chunks are gone."""
         raw = await self.redis.get(self.key)
-        if raw is None or not raw.startswith(b"{"):
+        m = manifest_of(raw)
+        if m is None:
             return raw
-        m = orjson.loads(raw)
         parts = [await self.redis.get(k) for k in self._chunks(m["generation"], m["chunks"])]
         if any(p is None for p in parts):
             raise SnapshotMissing(f"snapshot chunks of generation {m['generation']} are missing")

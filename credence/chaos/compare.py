@@ -13,7 +13,7 @@ Redis against the same feature ops applied in memory, key by key.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import orjson
 from config.settings import Settings
 
 __all__ = ["Expected", "Published", "Diff", "OUTPUT_TOPICS", "expected_from_replay",
-           "diff", "redis_features", "memory_features", "features_diff"]
+           "diff", "marker_states", "redis_features", "memory_features", "features_diff"]
 
 #: output topic → replay file
 OUTPUT_TOPICS: dict[str, str] = {"alerts": "alerts.jsonl", "blacklist": "blacklist.jsonl",
@@ -83,6 +83,7 @@ class Diff:
     duplicated: dict[str, int]
     extra: dict[str, int]
     examples: list[str]
+    lost_ids: list[str] = field(default_factory=list)  # output ids, as their markers name them
 
     @property
     def ok(self) -> bool:
@@ -108,6 +109,7 @@ def diff(expected: Expected, got: Published) -> Diff:
     dup: dict[str, int] = {}
     extra: dict[str, int] = {}
     examples: list[str] = []
+    lost_ids: list[str] = []
     for topic in OUTPUT_TOPICS:
         want, have = expected.ids[topic], got.ids(topic)
         # Replay's own ids are unique: the engine never says the same thing twice.
@@ -117,6 +119,7 @@ def diff(expected: Expected, got: Published) -> Diff:
         only = [i for i in have if i not in want]
         extra[topic] = len(only)
         examples += [f"{topic} lost {i}" for i in missing[:3]]
+        lost_ids += missing
         examples += [f"{topic} extra {i}" for i in only[:3]]
         examples += [f"{topic} x{n} {i}" for i, n in list(have.items()) if n > 1][:3]
     raw = got.values["dead-letters"]
@@ -137,7 +140,19 @@ def diff(expected: Expected, got: Published) -> Diff:
     if lost["dead-letters"] or extra["dead-letters"]:
         examples += [f"dead letter lost: {k[0]}" for k in list(expected.dead - have_dead)[:3]]
         examples += [f"dead letter extra: {k[0]}" for k in list(have_dead - expected.dead)[:3]]
-    return Diff(lost, dup, extra, examples)
+    return Diff(lost, dup, extra, examples, lost_ids)
+
+
+def marker_states(s: Settings, ids: Sequence[str]) -> Counter[str]:
+    """What Redis says of outputs the stream did not publish: each id's marker (streams.app)
+    ``published``, ``pending`` (a send claimed and never confirmed) or ``absent`` (never
+    emitted) -- which tells a lost send from an output the stream never reached."""
+    from credence.store.redis import connect
+
+    r = connect(s, decode=False)
+    got = r.mget([f"{s.key_prefix}:out:{i}" for i in ids]) if ids else []
+    return Counter("absent" if v is None else "pending" if v.startswith(b"p:") else "published"
+                   for v in got)
 
 
 # ------------------------------------------------------------------------------ features
