@@ -484,7 +484,7 @@ def chaos(
     keys of its own, removed afterwards."""
     import orjson
 
-    from credence.chaos import SCENARIOS, simulated_events, table
+    from credence.chaos import SCENARIOS, reference, simulated_events, table
     from credence.chaos import scenario as run
     from credence.stack import Stack
 
@@ -504,14 +504,16 @@ def chaos(
 
     signal.signal(signal.SIGTERM, _interrupt)
     inputs: dict[int, list[bytes]] = {}
+    refs = {}
     results = []
     for n in names:
         count = events if n == "kills" else other_events
         if count not in inputs:
-            typer.echo(f"simulating {count:,} events (seed {seed})", err=True)
+            typer.echo(f"simulating {count:,} events (seed {seed}) and replaying them", err=True)
             inputs[count] = simulated_events(count, seed)
+            refs[count] = reference(s, inputs[count], out / f"reference-{count}")
         r = run(n, s, inputs[count], out, kills=kills, unreachable_seconds=unreachable,
-                seed=seed, echo=lambda m: typer.echo(m, err=True))
+                seed=seed, echo=lambda m: typer.echo(m, err=True), ref=refs[count])
         results.append(r)
         typer.echo(f"{n}: {'ok' if r.ok else 'FAILED'} in {r.seconds:.0f} s; "
                    + "; ".join(r.notes[:4]), err=True)

@@ -102,8 +102,8 @@ def unique() -> str:
     return "t" + uuid.uuid4().hex[:10]
 
 
-@pytest.fixture
-def base_settings(infra: Infra) -> Settings:
+@pytest.fixture(scope="session")
+def base_settings(infra: Infra) -> Settings:  # frozen: one for the session
     if not infra.secure:
         return load(None, kafka=infra.kafka, redis=infra.redis,
                     kafka_security_protocol="PLAINTEXT")

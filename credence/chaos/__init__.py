@@ -4,6 +4,15 @@
 worker processes (the integration tests use it too). `credence chaos` is the command.
 """
 
-from credence.chaos.scenarios import SCENARIOS, Result, scenario, simulated_events, table
+from credence.chaos.scenarios import (
+    SCENARIOS,
+    Reference,
+    Result,
+    reference,
+    scenario,
+    simulated_events,
+    table,
+)
 
-__all__ = ["SCENARIOS", "Result", "scenario", "simulated_events", "table"]
+__all__ = ["SCENARIOS", "Reference", "Result", "reference", "scenario", "simulated_events",
+           "table"]

@@ -43,8 +43,8 @@ from credence.chaos.compare import (
 from credence.chaos.harness import Worker, produce, wait_for
 from credence.chaos.proxy import Proxy
 
-__all__ = ["Result", "Arena", "SCENARIOS", "simulated_events", "scenario", "run_scenario",
-           "table", "FAST"]
+__all__ = ["Result", "Arena", "SCENARIOS", "Reference", "reference", "simulated_events",
+           "scenario", "run_scenario", "table", "FAST"]
 
 #: Worker settings of every scenario: a short event-time idleness (the last tick closes soon
 #: after the input ends), frequent snapshots (a restart re-reads little), and a 10 s consumer
@@ -349,11 +349,33 @@ LATE_S = 60.0  # how long a run that lost outputs goes on reading, to tell late 
 BIG = 100_000  # inputs above this snapshot every 15 s instead of 2
 
 
+@dataclass(frozen=True)
+class Reference:
+    """What a run of some input is judged against: `credence replay`'s outputs and the features
+    kept in memory. Neither depends on the run's topics, keys, workers or batch sizes (the
+    contract), so scenarios of one input share it: it is worked out once."""
+
+    expected: Expected
+    features: dict[str, object]
+
+
+def reference(admin: Settings, lines: Sequence[bytes], workdir: Path) -> Reference:
+    """Replay ``lines`` (with the arenas' settings) and keep the features in memory."""
+    s = admin.model_copy(update={"topic_prefix": "reference.", "key_prefix": "reference",
+                                 **FAST})
+    workdir.mkdir(parents=True, exist_ok=True)
+    events = workdir / "events.jsonl"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    return Reference(expected_from_replay(s, events, workdir / "replay"),
+                     memory_features(s, lines))
+
+
 def run_scenario(name: str, admin: Settings, lines: Sequence[bytes], workdir: Path,
                  inject: Inject, *, workers: int = 1, seed: int = 0, partitions: int = 4,
-                 echo: Callable[[str], None] = lambda m: None, **overrides: Any) -> Result:
-    """Replay ``lines``, publish them, run ``workers`` workers while ``inject`` does its faults,
-    drain, and compare."""
+                 echo: Callable[[str], None] = lambda m: None,
+                 ref: Reference | None = None, **overrides: Any) -> Result:
+    """Publish ``lines``, run ``workers`` workers while ``inject`` does its faults, drain, and
+    compare with ``ref`` (worked out here when not given)."""
     t0 = time.monotonic()
     res = Result(name, len(lines))
     if len(lines) > BIG:
@@ -363,10 +385,10 @@ def run_scenario(name: str, admin: Settings, lines: Sequence[bytes], workdir: Pa
     rng = random.Random(seed)  # noqa: S311 - where to inject faults, not secrets
     with Arena(admin, workdir, partitions, **overrides) as arena:
         s = arena.s
-        events = arena.dir / "events.jsonl"
-        events.write_bytes(b"\n".join(lines) + b"\n")
-        echo(f"{name}: replaying {len(lines):,} lines")
-        expected = expected_from_replay(s, events, arena.dir / "replay")
+        if ref is None:
+            echo(f"{name}: replaying {len(lines):,} lines")
+            ref = reference(admin, lines, arena.dir)
+        expected = ref.expected
         res.outputs, res.dead_letters = expected.outputs, sum(expected.dead.values())
         echo(f"{name}: publishing; replay has {res.outputs:,} outputs, "
              f"{res.dead_letters:,} dead letters")
@@ -396,7 +418,7 @@ def run_scenario(name: str, admin: Settings, lines: Sequence[bytes], workdir: Pa
         if res.extra:
             res.notes.append(f"{res.extra} outputs replay does not have")
         echo(f"{name}: comparing features")
-        fd = features_diff(redis_features(s), memory_features(s, lines))
+        fd = features_diff(redis_features(s), ref.features)
         res.features_identical = not fd
         res.notes += fd
         crashed = [w for w in arena.workers if w.proc is not None and w.proc.poll() not in
@@ -589,10 +611,11 @@ SCENARIOS: dict[str, tuple[int, Callable[[int, float], Inject]]] = {
 
 def scenario(name: str, admin: Settings, lines: Sequence[bytes], workdir: Path, *,
              kills: int = 20, unreachable_seconds: float = 30.0, seed: int = 0,
-             echo: Callable[[str], None] = lambda m: None, **overrides: Any) -> Result:
-    """Run the scenario ``name`` of `SCENARIOS`."""
+             echo: Callable[[str], None] = lambda m: None, ref: Reference | None = None,
+             **overrides: Any) -> Result:
+    """Run the scenario ``name`` of `SCENARIOS` (judged against ``ref`` when given)."""
     if name not in SCENARIOS:
         raise KeyError(name)
     workers, build = SCENARIOS[name]
     return run_scenario(name, admin, lines, workdir, build(kills, unreachable_seconds),
-                        workers=workers, seed=seed, echo=echo, **overrides)
+                        workers=workers, seed=seed, echo=echo, ref=ref, **overrides)
