@@ -59,15 +59,16 @@ test: setup
 	@set -euo pipefail; \
 	export $(TEST_ENV); \
 	trap '$(CREDENCE) stack down' EXIT; \
-	$(CREDENCE) stack up; \
+	$(CREDENCE) stack up; SECONDS=0; \
 	$(BIN)/ruff check .; \
 	rc=0; faults=$$(mktemp); \
 	$(BIN)/pytest -q -ra --durations=10 -n $(TEST_JOBS) -m "not disruptive" tests/integration \
 	  || rc=$$?; \
+	echo "--- integration tests in parallel: $$SECONDS s since the stack came up"; SECONDS=0; \
 	$(BIN)/pytest -q -ra --durations=5 -m disruptive tests/integration >$$faults 2>&1 & pid=$$!; \
 	$(BIN)/pytest -q -ra --durations=10 -n 2 tests/unit || rc=$$?; \
 	wait $$pid || rc=$$?; \
-	echo "--- the tests that restart, kill or fill the stack (beside the unit tests):"; \
+	echo "--- the tests that restart, kill or fill the stack (beside the unit tests; both done $$SECONDS s later):"; \
 	cat $$faults; rm -f $$faults; \
 	exit $$rc
 
