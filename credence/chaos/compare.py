@@ -22,7 +22,7 @@ import orjson
 from config.settings import Settings
 
 __all__ = ["Expected", "Published", "Diff", "OUTPUT_TOPICS", "expected_from_replay",
-           "diff", "marker_states", "redis_features", "memory_features", "features_diff"]
+           "diff", "marker_states", "score_history_diff", "redis_features", "memory_features", "features_diff"]
 
 #: output topic → replay file
 OUTPUT_TOPICS: dict[str, str] = {"alerts": "alerts.jsonl", "blacklist": "blacklist.jsonl",
@@ -153,6 +153,26 @@ def marker_states(s: Settings, ids: Sequence[str]) -> Counter[str]:
     got = r.mget([f"{s.key_prefix}:out:{i}" for i in ids]) if ids else []
     return Counter("absent" if v is None else "pending" if v.startswith(b"p:") else "published"
                    for v in got)
+
+
+def score_history_diff(s: Settings, published: Sequence[bytes]) -> list[str]:
+    """Sellers whose score-history view (newest first, 30 kept) is not their published scores
+    in order, each once: a score redone after a kill must not be appended again."""
+    from credence.store.redis import connect
+
+    by_seller: dict[str, dict[str, None]] = {}
+    for value in published:
+        d = orjson.loads(value)
+        by_seller.setdefault(d["seller_id"], {})[_oid("credit-scores", value)] = None
+    r = connect(s, decode=False)
+    bad = []
+    for seller, ids in sorted(by_seller.items()):
+        hist = r.lrange(f"{s.key_prefix}:view:score-history:{seller}", 0, -1)
+        got = [_oid("credit-scores", v) for v in hist]
+        if got != list(ids)[::-1][:30]:
+            bad.append(f"score history of {seller}: {len(got)} entries, "
+                       f"{len(set(got))} distinct, {len(ids)} scores published")
+    return bad
 
 
 # ------------------------------------------------------------------------------ features

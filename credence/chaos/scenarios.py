@@ -39,6 +39,7 @@ from credence.chaos.compare import (
     marker_states,
     memory_features,
     redis_features,
+    score_history_diff,
 )
 from credence.chaos.harness import Worker, produce, wait_for
 from credence.chaos.proxy import Proxy
@@ -66,6 +67,7 @@ class Result:
     duplicated: int = 0
     extra: int = 0
     features_identical: bool = False
+    views_identical: bool = False  # the score-history views hold each published score once
     recovery_s: float | None = None  # the slowest recovery of the run's faults
     seconds: float = 0.0
     outputs: int = 0  # what replay publishes: the outputs the run is judged on
@@ -77,7 +79,7 @@ class Result:
     @property
     def ok(self) -> bool:
         return (self.lost == 0 and self.duplicated == 0 and self.extra == 0
-                and self.features_identical)
+                and self.features_identical and self.views_identical)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "ok": self.ok}
@@ -85,12 +87,14 @@ class Result:
 
 def table(results: Sequence[Result]) -> str:
     """The figures as a Markdown table."""
-    rows = ["| scenario | events | faults | lost | duplicated | features identical | recovery s |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| scenario | events | faults | lost | duplicated | features identical "
+            "| score histories | recovery s |",
+            "|---|---|---|---|---|---|---|---|"]
     for r in results:
         rec = "-" if r.recovery_s is None else f"{r.recovery_s:.1f}"
         rows.append(f"| {r.name} | {r.events:,} | {r.faults} | {r.lost} | {r.duplicated} | "
-                    f"{'yes' if r.features_identical else 'NO'} | {rec} |")
+                    f"{'yes' if r.features_identical else 'NO'} | "
+                    f"{'each score once' if r.views_identical else 'NO'} | {rec} |")
     return "\n".join(rows)
 
 
@@ -421,6 +425,11 @@ def run_scenario(name: str, admin: Settings, lines: Sequence[bytes], workdir: Pa
         fd = features_diff(redis_features(s), ref.features)
         res.features_identical = not fd
         res.notes += fd
+        with arena._lock:  # noqa: SLF001 - the arena's own reader
+            scores = list(arena.published.values["credit-scores"])
+        hd = score_history_diff(s, scores)
+        res.views_identical = not hd
+        res.notes += hd[:6]
         crashed = [w for w in arena.workers if w.proc is not None and w.proc.poll() not in
                    (None, -9, 0)]
         for w in crashed:

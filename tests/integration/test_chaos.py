@@ -195,6 +195,7 @@ def test_a_fault_loses_and_duplicates_nothing(name, base_settings, stack, chaos_
     assert r.duplicated == 0, detail
     assert r.extra == 0, detail
     assert r.features_identical, detail
+    assert r.views_identical, detail  # score histories: each published score once, in order
     if name in ("maxmemory", "kafka-unreachable", "redis-unreachable"):
         assert r.health_red, ("/health stayed green through the fault", detail)
     if name == "maxmemory":

@@ -82,7 +82,9 @@ def test_any_interleaving_with_restores_matches_replay(events: Path):
     rep = Replay(load(), collect=True)
     rep.run([str(events)], None)
     assert rep.outputs is not None and rep.outputs.scores and rep.outputs.alerts
-    for seed, snaps in ((1, 0.0), (2, 0.05)):
+    # One interleaving, with restores (a run without them was a third replay's worth of time
+    # and is the special case of no restore falling between two batches).
+    for seed, snaps in ((2, 0.05),):
         out, stage = _stream(events, seed, snaps)
         assert stage.seq.late == 0
         for name in ("alerts", "blacklist", "scores"):
