@@ -150,10 +150,11 @@ def test_redis_sigkill_keeps_scripts_and_transactions(redis_factory, stack):
 
 @pytest.fixture(scope="module")
 def chaos_events() -> list[bytes]:
-    """5,000 lines of a simulated marketplace with every pattern, dead letters mixed in."""
+    """5,000 lines of a simulated marketplace with every pattern over 3 days, dead letters
+    mixed in."""
     from credence.chaos import simulated_events
 
-    return simulated_events(5000, seed=11)
+    return simulated_events(5000, seed=11, days=3)
 
 
 @pytest.fixture(scope="module")

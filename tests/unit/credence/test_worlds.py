@@ -9,20 +9,21 @@ from producers.scenario import Scenario
 
 
 def test_worlds_agree_across_processes_and_the_table_gives_mean_and_worst():
-    # A world run alone and the same world run in a pool's process (a world takes ~20 s even
-    # at the smallest scale: one each). Each seed draws its own world.
-    alone = run_world(3, scale=0.05)
-    (in_pool,) = run_worlds([3], scale=0.05, jobs=2)
+    # A world run alone and the same world run in a pool's process (one each: a world's cost
+    # is in its days more than its scale; seed 9 draws 18 days, 11 s, seed 3 drew 32 days, 30 s,
+    # and every family). Each seed draws its own world.
+    alone = run_world(9, scale=0.05)
+    (in_pool,) = run_worlds([9], scale=0.05, jobs=2)
     assert replace(in_pool, seconds=0) == replace(alone, seconds=0)
-    assert Scenario.drawn(3, scale=0.05) != Scenario.drawn(4, scale=0.05)
+    assert Scenario.drawn(9, scale=0.05) != Scenario.drawn(10, scale=0.05)
     # A second world for the aggregate: the first's figures, each F1 lower, one more listing.
-    other = replace(alone, seed=4, events=alone.events + 7, families={
+    other = replace(alone, seed=10, events=alone.events + 7, families={
         fam: {**row, "seller_f1": None if row["seller_f1"] is None else row["seller_f1"] / 2}
         for fam, row in alone.families.items()},
         honest={**alone.honest, "sellers_listed": alone.honest["sellers_listed"] + 1})
     pooled = [in_pool, other]
     agg = aggregate(pooled)
-    assert agg["worlds"] == 2 and agg["seeds"] == [3, 4]
+    assert agg["worlds"] == 2 and agg["seeds"] == [9, 10]
     assert agg["events"] == sum(r.events for r in pooled)
     for fam, row in agg["families"].items():
         f1s = [r.families[fam]["seller_f1"] for r in pooled
@@ -33,5 +34,5 @@ def test_worlds_agree_across_processes_and_the_table_gives_mean_and_worst():
     assert agg["honest_sellers_listed"]["worst_world"] == max(
         r.honest["sellers_listed"] for r in pooled)
     text = table(agg, "synthetic")
-    assert text.startswith("2 drawn worlds (synthetic background), seeds 3-4,")
+    assert text.startswith("2 drawn worlds (synthetic background), seeds 9-10,")
     assert "| **wash_trading** |" in text
