@@ -312,13 +312,14 @@ def score(seller: Annotated[str, typer.Argument(help="seller id")],
     import redis
 
     from credence.scoring import reason_text
+    from credence.store.keys import score_history
     from credence.store.redis import connect
 
     s = settings()
     r = connect(s, decode=False, socket_timeout=5)
     try:
         cur = r.hget(f"{s.key_prefix}:view:score", seller)
-        hist = r.lrange(f"{s.key_prefix}:view:score-history:{seller}", 0, -1)
+        hist = r.lrange(score_history(s.key_prefix, seller), 0, -1)
         susp = r.hget(f"{s.key_prefix}:view:susp", seller)
         listed = r.hget(f"{s.key_prefix}:view:blacklist", seller)
     except redis.RedisError as e:

@@ -33,12 +33,19 @@ from config.settings import Settings
 from config.topics import POLICY, SEQUENCED, create_topics
 from credence.contract import INPUT_TOPICS, OUTPUT_TOPICS
 from credence.engine import Outputs
+from credence.store.keys import (
+    PENDING,
+    SCORE_HISTORY_KEEP,
+    output_marker,
+    score_history,
+    snapshot_key,
+)
 from credence.store.redis import aconnect
-from streams.delivery import OUTPUT_ID_HEADER, PENDING, delivered
+from streams.delivery import OUTPUT_ID_HEADER, delivered
 from streams.detect import DetectionStage, output_id
 from streams.ingest import Ingestor, encode_forward
 from streams.metrics import Metrics
-from streams.snapshot_store import SnapshotMissing, SnapshotStore, snapshot_key
+from streams.snapshot_store import SnapshotMissing, SnapshotStore
 
 __all__ = ["create_app", "run_worker", "broker_credentials", "Runtime", "Role"]
 
@@ -174,7 +181,7 @@ class Runtime:
             # committed yet) would otherwise publish its dead letters again (the fault suite
             # measured one duplicate in two SIGKILLs of a 5,000-event run).
             items = [(dead, None, dl.to_json(),
-                      f"{self.p}:out:d:{dl.source_topic}/{dl.partition}/{dl.offset}")
+                      output_marker(self.p, f"d:{dl.source_topic}/{dl.partition}/{dl.offset}"))
                      for dl in res.dead_letters]
             fresh = await self.send_unmarked(items, self.ingestor.model.dedupe_ttl_s)
             if fresh:
@@ -365,23 +372,24 @@ class Runtime:
         p = self.p
         if items:
             fresh_markers = await self.send_unmarked(
-                [(sinks[topic], key, value, f"{p}:out:{oid}") for topic, key, value, oid in items],
+                [(sinks[topic], key, value, output_marker(p, oid))
+                 for topic, key, value, oid in items],
                 OUTPUT_MARKER_TTL_S)
             # The markers and the score history go together (MULTI): a score replayed after a
             # restart or a retried emit finds its marker and is not appended to the history again.
-            fresh = {oid for *_, oid in items if f"{p}:out:{oid}" in fresh_markers}
+            fresh = {oid for *_, oid in items if output_marker(p, oid) in fresh_markers}
             pipe = self.redis.pipeline(transaction=True)
             for *_, oid in items:
-                pipe.set(f"{p}:out:{oid}", 1, ex=OUTPUT_MARKER_TTL_S)
+                pipe.set(output_marker(p, oid), 1, ex=OUTPUT_MARKER_TTL_S)
             for sc in out.scores:
                 if output_id(sc) in fresh:
-                    hist = f"{p}:view:score-history:{sc.seller_id}"
+                    hist = score_history(p, sc.seller_id)
                     pipe.lpush(hist, sc.to_json())
-                    pipe.ltrim(hist, 0, 29)
+                    pipe.ltrim(hist, 0, SCORE_HISTORY_KEEP - 1)
             await pipe.execute()
             self._unmarked.difference_update(fresh_markers)
             for topic, *_, oid in items:  # counted once marked: a retried emit counts once
-                if f"{p}:out:{oid}" in fresh_markers:
+                if output_marker(p, oid) in fresh_markers:
                     self.metrics.outputs.labels(topic).inc()
         rows = DetectionStage.view_writes(out)
         if rows:  # latest values: rewriting them is harmless
@@ -408,7 +416,7 @@ class Runtime:
         for *_, marker in items:
             pipe.set(marker, stamp, ex=ttl_s, nx=True, get=True)
         olds = await pipe.execute()
-        out = f"{self.p}:out:"
+        out = output_marker(self.p, "")
         fresh: list[str] = []
         todo: list[tuple[faust.TopicT, bytes | None, bytes, str]] = []
         unsure: dict[str, int] = {}  # marker → its pending send's time

@@ -19,11 +19,9 @@ from collections.abc import Iterable
 from config.kafka import consumer
 from config.settings import Settings
 
-__all__ = ["OUTPUT_ID_HEADER", "PENDING", "SLACK_MS", "delivered"]
+__all__ = ["OUTPUT_ID_HEADER", "SLACK_MS", "delivered"]
 
 OUTPUT_ID_HEADER = "credence-output-id"
-# The prefix of a pending marker's value; the rest is the send's wall clock in ms.
-PENDING = b"p:"
 # How far before the pending time the search starts: the marker is written before the send, the
 # message stamped after it, on one clock; the margin only covers a clock stepped back meanwhile.
 SLACK_MS = 60_000

@@ -32,14 +32,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SnapshotStore", "SnapshotMissing", "CHUNK_BYTES", "manifest_of", "snapshot_key"]
+__all__ = ["SnapshotStore", "SnapshotMissing", "CHUNK_BYTES", "manifest_of"]
 
 CHUNK_BYTES = 32 * 1024 * 1024  # well under Redis's 512 MB per value, and per command
-
-
-def snapshot_key(key_prefix: str) -> str:
-    """Where the detection stage of the workers under ``key_prefix`` keeps its snapshot."""
-    return f"{key_prefix}:detect:snapshot"
 
 
 def manifest_of(raw: bytes | None) -> dict[str, Any] | None:

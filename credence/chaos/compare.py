@@ -21,8 +21,9 @@ import orjson
 
 from config.settings import Settings
 
-__all__ = ["Expected", "Published", "Diff", "OUTPUT_TOPICS", "expected_from_replay",
-           "diff", "marker_states", "score_history_diff", "redis_features", "memory_features", "features_diff"]
+__all__ = ["Expected", "Published", "Diff", "OUTPUT_TOPICS", "expected_from_replay", "diff",
+           "marker_states", "score_history_diff", "redis_features", "memory_features",
+           "features_diff"]
 
 #: output topic → replay file
 OUTPUT_TOPICS: dict[str, str] = {"alerts": "alerts.jsonl", "blacklist": "blacklist.jsonl",
@@ -147,29 +148,34 @@ def marker_states(s: Settings, ids: Sequence[str]) -> Counter[str]:
     """What Redis says of outputs the stream did not publish: each id's marker (streams.app)
     ``published``, ``pending`` (a send claimed and never confirmed) or ``absent`` (never
     emitted) -- which tells a lost send from an output the stream never reached."""
+    from credence.store.keys import PENDING, output_marker
     from credence.store.redis import connect
 
     r = connect(s, decode=False)
-    got = r.mget([f"{s.key_prefix}:out:{i}" for i in ids]) if ids else []
-    return Counter("absent" if v is None else "pending" if v.startswith(b"p:") else "published"
+    got = r.mget([output_marker(s.key_prefix, i) for i in ids]) if ids else []
+    return Counter("absent" if v is None else "pending" if v.startswith(PENDING) else "published"
                    for v in got)
 
 
 def score_history_diff(s: Settings, published: Sequence[bytes]) -> list[str]:
-    """Sellers whose score-history view (newest first, 30 kept) is not their published scores
-    in order, each once: a score redone after a kill must not be appended again."""
+    """Sellers whose score-history view (newest first) is not their published scores in order,
+    each once: a score redone after a kill must not be appended again."""
+    from credence.store.keys import SCORE_HISTORY_KEEP, score_history
     from credence.store.redis import connect
 
     by_seller: dict[str, dict[str, None]] = {}
     for value in published:
         d = orjson.loads(value)
         by_seller.setdefault(d["seller_id"], {})[_oid("credit-scores", value)] = None
-    r = connect(s, decode=False)
+    sellers = sorted(by_seller)
+    pipe = connect(s, decode=False).pipeline(transaction=False)
+    for seller in sellers:
+        pipe.lrange(score_history(s.key_prefix, seller), 0, -1)
     bad = []
-    for seller, ids in sorted(by_seller.items()):
-        hist = r.lrange(f"{s.key_prefix}:view:score-history:{seller}", 0, -1)
+    for seller, hist in zip(sellers, pipe.execute(), strict=True):
+        ids = by_seller[seller]
         got = [_oid("credit-scores", v) for v in hist]
-        if got != list(ids)[::-1][:30]:
+        if got != list(ids)[::-1][:SCORE_HISTORY_KEEP]:
             bad.append(f"score history of {seller}: {len(got)} entries, "
                        f"{len(set(got))} distinct, {len(ids)} scores published")
     return bad

@@ -159,6 +159,7 @@ class Arena:
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
         self._offsets: Any = None
+        self._redis: Any = None
 
     # ------------------------------------------------------------------ set-up, tear-down
 
@@ -196,6 +197,8 @@ class Arena:
             self._reader.join(10)
         if self._offsets is not None:
             self._offsets.close()
+        if self._redis is not None:
+            self._redis.close()
         with contextlib.suppress(Exception):
             a = admin(self.admin)
             names = [t for t in a.list_topics(timeout=10).topics
@@ -309,10 +312,13 @@ class Arena:
     def published_through(self) -> int:
         """The sequenced offset through which stage B's outputs are all published: the one its
         last snapshot covers (streams.snapshot_store); -1 before the first."""
+        from credence.store.keys import snapshot_key
         from credence.store.redis import connect
-        from streams.snapshot_store import manifest_of, snapshot_key
+        from streams.snapshot_store import manifest_of
 
-        m = manifest_of(connect(self.admin, decode=False).get(snapshot_key(self.s.key_prefix)))
+        if self._redis is None:  # asked every second of a drain: one client for the arena
+            self._redis = connect(self.admin, decode=False)
+        m = manifest_of(self._redis.get(snapshot_key(self.s.key_prefix)))
         return -1 if m is None else int(m.get("seq_offset", -1))
 
     def drain(self, expected: Expected | None, timeout: float, quiet: float = 20.0) -> None:

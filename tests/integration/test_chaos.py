@@ -61,6 +61,7 @@ def test_outputs_of_a_send_cut_short_are_neither_lost_nor_sent_twice(env_factory
     the outputs the second part will give are claimed pending without being sent (a kill before
     the send): the second worker must send exactly those, once each."""
     from credence.chaos.compare import Published, diff, expected_from_replay
+    from credence.store.keys import output_marker, snapshot_key
     from credence.store.redis import connect
 
     s = env_factory(partitions=2, **FAST)
@@ -97,8 +98,8 @@ def test_outputs_of_a_send_cut_short_are_neither_lost_nor_sent_twice(env_factory
     r = connect(s, decode=False)
     stamp = b"p:" + str(int(time.time() * 1000) - 1000).encode()
     for oid in before | later:
-        r.set(f"{s.key_prefix}:out:{oid}", stamp)
-    r.delete(*r.keys(f"{s.key_prefix}:detect:snapshot*"))
+        r.set(output_marker(s.key_prefix, oid), stamp)
+    r.delete(*r.keys(snapshot_key(s.key_prefix) + "*"))
     produce(s, second)
     w2 = worker_factory(s)
     wait_for(lambda: _lagless(w2), 120, "the second worker to finish", w2)

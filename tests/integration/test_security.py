@@ -28,6 +28,7 @@ from config.credentials import as_principal
 from config.kafka import admin, consumer, producer
 from config.settings import Settings
 from credence.security import apply_acls, grant_redis_prefix, revoke_acls
+from credence.store.keys import snapshot_key
 from credence.store.redis import APPLY_LUA, connect
 from tests.integration.support import ROOT, settings_env
 
@@ -173,7 +174,7 @@ def test_redis_reader_cannot_write_and_worker_stays_in_its_prefix(principal, bas
         reader.get("elsewhere:x")
     w = connect(as_principal(scope, "worker"))
     assert urlparse_user(as_principal(scope, "worker").redis) == "worker"
-    w.set(f"{scope.key_prefix}:detect:snapshot", b"x")
+    w.set(snapshot_key(scope.key_prefix), b"x")
     w.hset(key, "s1", "3")
     for call in (lambda: w.set("elsewhere:x", 1), lambda: w.get("elsewhere:x"),
                  lambda: w.flushdb(), lambda: w.config_get("maxmemory-policy"),

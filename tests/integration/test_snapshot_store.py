@@ -10,8 +10,9 @@ import pytest
 
 from config.credentials import as_principal
 from credence.security import grant_redis_prefix
+from credence.store.keys import snapshot_key
 from credence.store.redis import aconnect, connect
-from streams.snapshot_store import SnapshotMissing, SnapshotStore, manifest_of, snapshot_key
+from streams.snapshot_store import SnapshotMissing, SnapshotStore, manifest_of
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def scope(redis_factory, infra):
 
 async def test_a_snapshot_larger_than_a_chunk_round_trips_and_replaces_the_last(scope):
     admin_s, worker_redis = scope
-    key = f"{worker_redis.key_prefix}:detect:snapshot"
+    key = snapshot_key(worker_redis.key_prefix)
     store = SnapshotStore(aconnect(worker_redis, decode=False), key, chunk_bytes=16_384)
     assert await store.load() is None
     first = os.urandom(70_000)  # five chunks
@@ -57,7 +58,7 @@ async def test_the_manifest_says_what_the_snapshot_covers(scope):
 
 async def test_a_snapshot_of_the_single_value_layout_is_read_as_it_is(scope):
     _, worker_redis = scope
-    key = f"{worker_redis.key_prefix}:detect:snapshot"
+    key = snapshot_key(worker_redis.key_prefix)
     r = aconnect(worker_redis, decode=False)
     await r.set(key, b"CRDSNAP\x02...")
     assert await SnapshotStore(r, key).load() == b"CRDSNAP\x02..."
@@ -65,7 +66,7 @@ async def test_a_snapshot_of_the_single_value_layout_is_read_as_it_is(scope):
 
 async def test_missing_chunks_are_reported_not_returned(scope):
     admin_s, worker_redis = scope
-    key = f"{worker_redis.key_prefix}:detect:snapshot"
+    key = snapshot_key(worker_redis.key_prefix)
     r = aconnect(worker_redis, decode=False)
     store = SnapshotStore(r, key, chunk_bytes=1000)
     await store.save(os.urandom(2500))

@@ -22,6 +22,7 @@ from config.keys import load_key
 from config.settings import Settings, load
 from credence.replay import Replay
 from credence.sequencer import Sequencer
+from credence.store.keys import snapshot_key
 from detectors.identity import _Account
 from streams import codec
 from streams.codec import decode, encode
@@ -274,7 +275,7 @@ async def test_the_worker_logs_a_refused_snapshot_and_rebuilds_from_the_topic(ca
             return self.blob
 
     rt = object.__new__(Runtime)  # only what _load_stage uses: no Kafka, no Redis
-    rt.s, rt.snapshot_key = s, "credence:detect:snapshot"
+    rt.s, rt.snapshot_key = s, snapshot_key("credence")
     rt.input_partitions = lambda: ["orders/0"]
     for blob, offset, logged in ((valid, 41, "restored from snapshot at sequenced offset 41"),
                                  (tampered, -1, "authentication failed"),
