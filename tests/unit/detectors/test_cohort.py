@@ -11,6 +11,7 @@ from tests.fixtures.cases import (
     customers_in_a_crews_waves,
     digital_shop_with_regulars,
     events_of,
+    loyal_regular_of_a_crews_client,
     narrow_crew_with_new_customers,
     proxy_ring_without_identifiers,
     regulars_amid_a_proxy_crew,
@@ -130,9 +131,28 @@ def test_a_member_without_the_cohorts_sum_counts_one_strong_trait_less():
     customers = max(best[f"cw{i}"] for i in range(4))
     assert customers < 0.8
     assert sum(best.get(f"wv{i:02d}", 0.0) > customers for i in range(15)) >= 12
-    blind = _best_account_scores(f for f in run(PuppetCohort(sharing_mark=float("inf")), events)
+    # (and the rule of the crew's habits out of reach: it spares them too)
+    blind = _best_account_scores(f for f in run(PuppetCohort(sharing_mark=float("inf"),
+                                                             majority=2.0), events)
                                  if f.seller_id == "s019")
     assert max(blind[f"cw{i}"] for i in range(4)) >= 0.8
+
+
+def test_a_member_lacking_two_of_the_crews_habits_stays_under_the_release_level():
+    """Golden case loyal_regular_of_a_crews_client (held-out world 10609 of issue 10): a
+    month-old regular of a crew's client pays in the crew's band and, late on, falls in its
+    three-hourly waves, but shares no connection and is not new to the platform, while most
+    members do both. It stays under the release level; counted as the crew is (``majority``
+    out of reach) it reached 0.63, beside a dense block of the same orders."""
+    events = events_of(loyal_regular_of_a_crews_client)
+    found = [f for f in run(PuppetCohort(), events) if f.seller_id == "s034"]
+    assert max(f.score for f in found) >= 0.8
+    best = _best_account_scores(found)
+    assert best["lr0"] <= 0.25
+    assert sum(best.get(f"hc{i:02d}", 0.0) > 0.5 for i in range(40)) >= 35
+    blind = _best_account_scores(f for f in run(PuppetCohort(majority=2.0), events)
+                                 if f.seller_id == "s034")
+    assert blind["lr0"] > 0.5
 
 
 def _without_strong_traits(findings) -> dict[str, float]:
