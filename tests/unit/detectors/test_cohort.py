@@ -88,7 +88,11 @@ def test_a_crews_second_client_is_found_through_the_accounts_the_first_gave_away
     assert top.get("s028", 0) >= 0.8 and top.get("s054", 0) >= 0.8
     second = [f for f in found if f.seller_id == "s054"]
     assert all(set(f.accounts) <= {f"tc{i:02d}" for i in range(16)} for f in second)
-    blind = run(PuppetCohort(crew_min=2.0), events)
+    # The repeat buyers the two clients share are as unlikely by chance (`_linked`): that
+    # finds the second client on its own too; without both, never.
+    linked = run(PuppetCohort(crew_min=2.0), events)
+    assert max(f.score for f in linked if f.seller_id == "s054") >= 0.8
+    blind = run(PuppetCohort(crew_min=2.0, co_margin=1e12), events)
     assert not any(f.seller_id == "s054" for f in blind)
 
 
