@@ -15,6 +15,7 @@ from tests.fixtures.cases import (
     narrow_crew_with_new_customers,
     proxy_ring_without_identifiers,
     regulars_amid_a_proxy_crew,
+    ring_diluted_at_both_clients,
 )
 from tests.unit.detectors.support import run
 
@@ -94,6 +95,25 @@ def test_a_crews_second_client_is_found_through_the_accounts_the_first_gave_away
     assert max(f.score for f in linked if f.seller_id == "s054") >= 0.8
     blind = run(PuppetCohort(crew_min=2.0, co_margin=1e12), events)
     assert not any(f.seller_id == "s054" for f in blind)
+
+
+def test_repeat_buyers_two_shops_share_beyond_chance_are_judged_on_their_own():
+    """Golden case ring_diluted_at_both_clients (held-out world 10613 of issue 10): a crew
+    serving two clients is a minority of the devoted buyers at both, so neither whole cohort
+    stands out and no finding gives the crew away. The repeat buyers the clients share, unlikely
+    under the configuration model of the market's repeat edges, are; a company's employees
+    sharing their two suppliers are as unlikely, but behave like customers and stay gated."""
+    events = events_of(ring_diluted_at_both_clients)
+    found = run(PuppetCohort(), events)
+    top: dict[str, float] = {}
+    for f in found:
+        top[f.seller_id] = max(top.get(f.seller_id, 0.0), f.score)
+    assert top.get("s004", 0) >= 0.8 and top.get("s045", 0) >= 0.8
+    assert "s007" not in top and "s061" not in top
+    crew = {f"dr{i:02d}" for i in range(16)}
+    assert all(set(f.accounts) <= crew for f in found)
+    blind = run(PuppetCohort(co_margin=1e12), events)
+    assert not blind
 
 
 def test_a_members_traits_count_only_where_the_cohort_shows_that_behaviour():
