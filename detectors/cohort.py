@@ -87,7 +87,7 @@ import math
 import sys
 from bisect import bisect_left, bisect_right
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -175,6 +175,7 @@ class _Assessment:
     orders: int  # the members' orders at the seller
     mean_dev: float  # the members' mean devotion
     members: list[str]
+    linked: str | None = None  # the other seller whose shared repeat buyers these are
 
 
 class PuppetCohort(Detector):
@@ -684,7 +685,9 @@ class PuppetCohort(Detector):
             a = self._assess(s, members, devotion, now, "linked",
                              volume=min(self.cap_volume, volume))
             if a is not None and (best is None or a.surprise > best[0].surprise):
-                best = (a, group, devotion)
+                # what the alert names as expected: shared repeat buyers by chance
+                chance = self._co_rate * len(cand) * len(self._cand.get(o, ()))
+                best = (replace(a, expected=chance, linked=o), group, devotion)
         return best
 
     def _group_devotion(self, b: str, group: list[str]) -> float:
@@ -1142,11 +1145,14 @@ class PuppetCohort(Detector):
                  "waves": "orders in synchronised waves", "amounts": "the same amounts",
                  "unshipped": "nothing shipped", "praise": "5-star reviews",
                  "devices": "shared devices", "identity": "shared cards, addresses or IPs"}
-        reasons = ("puppet_cohort", *(f"cohort_{k}" for k in named))
+        reasons = ("puppet_cohort", *(("cohort_linked",) if a.linked else ()),
+                   *(f"cohort_{k}" for k in named))
         share = orders / max(1, self._sorders.get(s, orders))
+        such = (f"repeat buyers of seller {a.linked} too, about {expected:.1f} expected by chance"
+                if a.linked else f"about {expected:.1f} such buyers expected")
         summary = (f"{len(members)} accounts that buy little elsewhere placed {orders} orders "
                    f"at seller {s} ({share:.0%} of its orders in "
-                   f"{self.window_ms // DAY_MS} days; about {expected:.1f} such buyers expected)"
+                   f"{self.window_ms // DAY_MS} days; {such})"
                    + (f", with {', '.join(words[k] for k in named)}" if named else "") + ".")
         evidence: dict[str, Any] = {
             "order_ids": bounded(order_ids), "cohort_accounts": len(members),

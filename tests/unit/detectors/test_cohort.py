@@ -110,6 +110,9 @@ def test_repeat_buyers_two_shops_share_beyond_chance_are_judged_on_their_own():
         top[f.seller_id] = max(top.get(f.seller_id, 0.0), f.score)
     assert top.get("s004", 0) >= 0.8 and top.get("s045", 0) >= 0.8
     assert "s007" not in top and "s061" not in top
+    linked = [f for f in found if "cohort_linked" in f.reasons]
+    assert linked and all(f.seller_id in ("s004", "s045") for f in linked)
+    assert all("expected by chance" in f.summary for f in linked)
     crew = {f"dr{i:02d}" for i in range(16)}
     assert all(set(f.accounts) <= crew for f in found)
     blind = run(PuppetCohort(co_margin=1e12), events)
