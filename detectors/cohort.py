@@ -635,14 +635,19 @@ class PuppetCohort(Detector):
         return reemit_findings(self._last, (self._judge(s, now) for s in sorted(dirty)),
                                self.refresh_ms)
 
-    def _siblings(self, s: str, cand: set[str]) -> list[str]:
-        """Sellers where many of ``s``'s repeat buyers buy again and again too: the other
-        clients of a crew that serves several (at most ``max_siblings``)."""
+    def _shared_repeats(self, s: str, cand: set[str]) -> dict[str, int]:
+        """For every other seller, how many of ``s``'s repeat buyers ``cand`` repeat there too."""
         counts: dict[str, int] = {}
         for b in cand:
             for other in self._repeats.get(b, ()):
                 if other != s:
                     counts[other] = counts.get(other, 0) + 1
+        return counts
+
+    def _siblings(self, s: str, cand: set[str]) -> list[str]:
+        """Sellers where many of ``s``'s repeat buyers buy again and again too: the other
+        clients of a crew that serves several (at most ``max_siblings``)."""
+        counts = self._shared_repeats(s, cand)
         need = max(self.min_cohort, self.sibling_share * len(cand))
         return sorted((o for o, k in counts.items() if k >= need),
                       key=lambda o: (-counts[o], o))[:self.max_siblings]
@@ -660,11 +665,7 @@ class PuppetCohort(Detector):
         ordinary sums."""
         if self._co_rate <= 0.0:
             return None
-        counts: dict[str, int] = {}
-        for b in cand:
-            for other in self._repeats.get(b, ()):
-                if other != s:
-                    counts[other] = counts.get(other, 0) + 1
+        counts = self._shared_repeats(s, cand)
         tried = sorted((o for o, k in counts.items() if k >= self.min_cohort),
                        key=lambda o: (-counts[o], o))
         if not tried:
