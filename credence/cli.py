@@ -312,16 +312,16 @@ def score(seller: Annotated[str, typer.Argument(help="seller id")],
     import redis
 
     from credence.scoring import reason_text
-    from credence.store.keys import score_history
+    from credence.store.keys import score_history, view
     from credence.store.redis import connect
 
     s = settings()
     r = connect(s, decode=False, socket_timeout=5)
     try:
-        cur = r.hget(f"{s.key_prefix}:view:score", seller)
+        cur = r.hget(view(s.key_prefix, "score"), seller)
         hist = r.lrange(score_history(s.key_prefix, seller), 0, -1)
-        susp = r.hget(f"{s.key_prefix}:view:susp", seller)
-        listed = r.hget(f"{s.key_prefix}:view:blacklist", seller)
+        susp = r.hget(view(s.key_prefix, "susp"), seller)
+        listed = r.hget(view(s.key_prefix, "blacklist"), seller)
     except redis.RedisError as e:
         raise UserError(f"Redis at {s.redis} does not answer: {e}") from None
     if cur is None:

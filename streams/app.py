@@ -39,6 +39,7 @@ from credence.store.keys import (
     output_marker,
     score_history,
     snapshot_key,
+    view,
 )
 from credence.store.redis import aconnect
 from streams.delivery import OUTPUT_ID_HEADER, delivered
@@ -395,7 +396,7 @@ class Runtime:
         if rows:  # latest values: rewriting them is harmless
             pipe = self.redis.pipeline(transaction=False)
             for kind, field, value in rows:
-                pipe.hset(f"{p}:view:{kind}", field, value)
+                pipe.hset(view(p, kind), field, value)
             await pipe.execute()
 
     async def send_unmarked(self, items: list[tuple[faust.TopicT, bytes | None, bytes, str]],

@@ -3,7 +3,8 @@ each name made here only, for the worker that writes them and the commands that 
 
 from __future__ import annotations
 
-__all__ = ["PENDING", "SCORE_HISTORY_KEEP", "output_marker", "score_history", "snapshot_key"]
+__all__ = ["PENDING", "SCORE_HISTORY_KEEP", "output_marker", "score_history", "snapshot_key",
+           "view"]
 
 # The prefix of a pending output marker's value; the rest is the send's wall clock in ms
 # (streams.delivery: claimed before the send, ``1`` once the broker has it).
@@ -18,6 +19,12 @@ def output_marker(key_prefix: str, oid: str) -> str:
 
 def score_history(key_prefix: str, seller_id: str) -> str:
     return f"{key_prefix}:view:score-history:{seller_id}"
+
+
+def view(key_prefix: str, kind: str) -> str:
+    """The hash of the platform's latest ``kind`` per entity (``score``, ``susp``, ``blacklist``:
+    streams.detect.DetectionStage.view_writes), which the worker writes and readers read."""
+    return f"{key_prefix}:view:{kind}"
 
 
 def snapshot_key(key_prefix: str) -> str:

@@ -32,6 +32,7 @@ from config.settings import Settings
 from config.topics import CASEWORK, POLICY
 from credence.contract import parse_ts
 from credence.scoring import reason_text
+from credence.store.keys import view
 
 __all__ = ["ReadModel", "TOPICS", "QueueFilter", "SEVERITY_RANK", "band_of"]
 
@@ -279,7 +280,7 @@ class ReadModel:
 
     def suspicion(self, entity: str) -> dict[str, Any] | None:
         """The worker's current suspicion of an entity (its Redis view, read only)."""
-        raw = self.r.hget(f"{self.s.key_prefix}:view:susp", entity)
+        raw = self.r.hget(view(self.s.key_prefix, "susp"), entity)
         return orjson.loads(raw) if raw else None
 
     def queue(self, f: QueueFilter = QueueFilter(), limit: int = 500,  # noqa: B008 - frozen
