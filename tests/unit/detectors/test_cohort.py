@@ -16,6 +16,7 @@ from tests.fixtures.cases import (
     proxy_ring_without_identifiers,
     regulars_amid_a_proxy_crew,
     ring_diluted_at_both_clients,
+    shop_that_is_all_a_ring_vs_codes_and_goods,
 )
 from tests.unit.detectors.support import run
 
@@ -211,6 +212,29 @@ def test_shipping_is_judged_only_against_enough_of_the_sellers_own_orders():
     judged against fewer than 20 of the shop's own other orders, it was listed at 0.84."""
     found = run(PuppetCohort(), events_of(digital_shop_with_regulars))
     assert not [f for f in found if f.seller_id == "s005"]
+
+
+def test_hollow_orders_judge_a_shop_with_no_other_buyers_by_its_items():
+    """Golden case shop_that_is_all_a_ring_vs_codes_and_goods (held-out world 10714 of issue
+    10): a crew makes all of a small shop's orders and leaves a fifth of them unshipped; with
+    no other orders to judge shipping by, the crew read nothing. Unshipped orders of items the
+    shop ships are hollow against the rest of the market; the mixed shop's regulars' unshipped
+    orders are all of a code it never ships, so they are no evidence against its other buyers'
+    shipped orders either."""
+    events = events_of(shop_that_is_all_a_ring_vs_codes_and_goods)
+    det = PuppetCohort()
+    det.trace = []
+    found = run(det, events)
+    assert max(f.score for f in found if f.seller_id == "s040") >= 0.8
+    assert not [f for f in found if f.seller_id == "s007"]
+    assert max(t[3]["unshipped"] for t in det.trace if t[0] == "s040") >= 2.0
+    assert max(t[3]["unshipped"] for t in det.trace if t[0] == "s007") == 0.0
+    # The same orders without items: the ring's shop cannot be judged on shipping and is
+    # missed, and the mixed shop's regulars' codes read as orders left unshipped.
+    blind = run(PuppetCohort(), [e.model_copy(update={"item_id": None})
+                                 if e.type == "order" else e for e in events])
+    assert not [f for f in blind if f.seller_id == "s040"]
+    assert [f for f in blind if f.seller_id == "s007"]
 
 
 def _max_arrival(det: PuppetCohort, events: list, seller: str) -> float:
