@@ -1219,7 +1219,7 @@ class PuppetCohort(Detector):
                        key=lambda k: -nlp[k])
         words = {"arrival": "arriving together", "youth": "young accounts", "newness": "accounts new to the platform",
                  "waves": "orders in synchronised waves", "amounts": "the same amounts",
-                 "unshipped": "nothing shipped", "praise": "5-star reviews",
+                 "unshipped": "orders left unshipped", "praise": "5-star reviews",
                  "devices": "shared devices", "identity": "shared cards, addresses or IPs"}
         reasons = ("puppet_cohort", *(("cohort_linked",) if a.linked else ()),
                    *(f"cohort_{k}" for k in named))
