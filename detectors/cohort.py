@@ -344,8 +344,8 @@ class PuppetCohort(Detector):
         self._repeats: dict[str, set[str]] = {}  # buyer → sellers it bought from min_repeat times
         self._sorders: dict[str, int] = {}  # seller → orders in the window
         self._sreviews: dict[str, list[int]] = {}  # seller → [reviews, 5-star]
-        # seller → latest orders: (buyer, log amount, unshipped, order id, item)
-        self._recent: dict[str, deque[tuple[str, float, bool, str, str | None]]] = {}
+        # seller → latest orders: (buyer, log amount, unshipped, order id)
+        self._recent: dict[str, deque[tuple[str, float, bool, str]]] = {}
         # seller → item → [orders, unshipped] of the window: an item the seller ships is no
         # digital good, so leaving an order of it unshipped is a hollow order
         self._items: dict[str, dict[str, list[int]]] = {}
@@ -460,7 +460,7 @@ class PuppetCohort(Detector):
         rec = self._recent.get(s)
         if rec is None:
             rec = self._recent[s] = deque(maxlen=self.recent)
-        rec.append((b, la, un, e.order_id, item))
+        rec.append((b, la, un, e.order_id))
         self._hours[(ts // HOUR_MS) % 24] += 1
 
     def _traits(self, b: str, ts: int) -> tuple[int, int]:
@@ -512,16 +512,15 @@ class PuppetCohort(Detector):
         while q and q[0][0] < cut:
             ts, b, s, un, keys, item = q.popleft()
             self._unshipped -= un
-            if item is not None:
-                items = self._items.get(s)
-                counts = items.get(item) if items is not None else None
-                if counts is not None:
-                    counts[0] -= 1
-                    counts[1] -= un
-                    if counts[0] <= 0:
-                        del items[item]  # type: ignore[union-attr]
-                        if not items:
-                            del self._items[s]
+            items = self._items.get(s, {})
+            counts = items.get(item) if item is not None else None
+            if counts is not None:
+                counts[0] -= 1
+                counts[1] -= un
+                if counts[0] <= 0:
+                    del items[item]
+                    if not items:
+                        del self._items[s]
             self._hours[(ts // HOUR_MS) % 24] -= 1
             pair = self._pair.get((b, s))
             if pair is not None:
