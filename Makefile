@@ -19,7 +19,8 @@ TEST_REDIS ?= redis://127.0.0.1:26379/0
 # The suite runs in two phases, in parallel processes (pytest-xdist): first the integration
 # tests in TEST_JOBS processes (mostly waiting on workers and brokers), then the unit tests (pure
 # CPU, no stack) beside the integration tests that restart, kill or fill the shared stack
-# (marker `disruptive`), which must not run beside other tests of the stack.
+# (marker `disruptive`), which must not run beside other tests of the stack. The unit tests'
+# processes steal queued tests from each other (a long test drawn last leaves no process idle).
 TEST_JOBS ?= 3
 TEST_ENV := CREDENCE_HOME=$(CURDIR)/.credence/test CREDENCE_KAFKA=$(TEST_KAFKA) \
             CREDENCE_REDIS=$(TEST_REDIS)
@@ -66,7 +67,7 @@ test: setup
 	  || rc=$$?; \
 	echo "--- integration tests in parallel: $$SECONDS s since the stack came up"; SECONDS=0; \
 	$(BIN)/pytest -q -ra --durations=5 -m disruptive tests/integration >$$faults 2>&1 & pid=$$!; \
-	$(BIN)/pytest -q -ra --durations=10 -n 2 tests/unit || rc=$$?; \
+	$(BIN)/pytest -q -ra --durations=10 -n 2 --dist worksteal tests/unit || rc=$$?; \
 	wait $$pid || rc=$$?; \
 	echo "--- the tests that restart, kill or fill the stack (beside the unit tests; both done $$SECONDS s later):"; \
 	cat $$faults; rm -f $$faults; \

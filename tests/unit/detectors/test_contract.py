@@ -167,9 +167,9 @@ def test_deterministic(det_cls):
 def test_state_is_bounded_by_the_window(det_cls):
     """Twice the history must not (nearly) double the state: old state expires."""
     short = det_cls()
-    run(short, _stream(n=3000, span_days=40))
+    run(short, _stream(n=1500, span_days=40))
     long = det_cls()
-    run(long, _stream(n=6000, span_days=80))
+    run(long, _stream(n=3000, span_days=80))
     assert long.state_size() <= max(1.5 * short.state_size(), short.state_size() + 500)
 
 
