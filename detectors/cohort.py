@@ -64,6 +64,14 @@ of the seller's repeat buyers are so marked, against the share of the market's r
 that are (binomial), and every behaviour is measured on them at this seller. The subset is
 chosen without looking at this seller, so it is one more test (log10 2), not a search.
 
+A crew with one or two orders per account at each of two clients is no client's repeat buyers
+at all (held-out worlds 10810 and 10906 of issue 10); its accounts split nearly all their
+orders over the same two sellers. At each refit, the pairs of sellers whose buyers so split
+their orders beyond the configuration model of the market's splits (``split_share``, raised
+``co_margin`` times) are kept, and those buyers are judged as a cohort of the two sellers like
+any other (a company's employees splitting theirs over two suppliers are old, ship and pay
+ordinary sums, and stay gated).
+
 Members score by the seller's score and by the member-level traits they show themselves (strong:
 arrived in the burst, most of its own orders (two or more) in waves, on an unusual amount,
 unshipped; weak: young or new (one hint: a new customer's account is young too), praising,
@@ -79,8 +87,9 @@ own unshipped orders are unlikely under the seller's rate (p < 0.05), not for on
 at a shop that leaves one in seven unshipped.
 
 Cost: `observe` O(1) amortised; a seller is judged at most every ``eval_every_ms`` and only when
-a repeat buyer ordered again, in O(its repeat buyers + its ``recent`` last orders); the market's
-nulls are refitted every ``refit_every_ms`` in O(sellers + repeat pairs + identifiers). State:
+a repeat buyer ordered again or its buyers split their orders with another seller's, in O(its
+repeat buyers + its ``recent`` last orders); the market's nulls are refitted every
+``refit_every_ms`` in O(sellers + buyer-seller pairs + identifiers). State:
 the orders, reviews and identifier uses of ``window_ms``, first sightings for ``memory_ms``.
 """
 
@@ -179,6 +188,7 @@ class _Assessment:
     mean_dev: float  # the members' mean devotion
     members: list[str]
     linked: str | None = None  # the other seller whose shared repeat buyers these are
+    paired: bool = False  # linked by buyers who split their orders over the two sellers
 
 
 class PuppetCohort(Detector):
@@ -218,6 +228,11 @@ class PuppetCohort(Detector):
       ``D`` repeat edges, ``T`` pairs of sellers one buyer repeats at, ``R`` each seller's
       repeat buyers; Newman, *Networks*, 2nd ed., ch. 13), raised by this factor for the
       communities the model ignores (held-out world 10613 of issue 10).
+    * ``split_share`` [0.5]: a buyer that bought at two sellers, ``min_repeat`` times at the
+      two together, with this share of its orders there, splits its orders over them; the
+      buyers two sellers share so are judged as a cohort where their number is unlikely under
+      the configuration model of such splits, raised ``co_margin`` times (held-out worlds
+      10810 and 10906 of issue 10: crews of one or two orders per account at each client).
     * ``crew_min`` [0.35], ``crew_share`` [0.05]: the member score (every trait counted in
       full) that marks an account as a crew member for ``window_ms``, and the least share of
       another seller's orders the marked accounts must make there to be judged as its crew.
@@ -274,6 +289,7 @@ class PuppetCohort(Detector):
                  low_quantile: float = 0.05, margin_amounts: float = 0.1,
                  prior_orders: int = 5, margin_arrival: float = 0.1,
                  sibling_share: float = 0.4, max_siblings: int = 3, co_margin: float = 4.0,
+                 split_share: float = 0.5,
                  crew_min: float = 0.35, crew_share: float = 0.05, sharing_mark: float = 4.0,
                  trait_min: float = 1.0, unshown_worth: float = 0.5, loner_cap: float = 0.25,
                  majority: float = 0.5,
@@ -289,6 +305,7 @@ class PuppetCohort(Detector):
         self.refit_every_ms = int(refit_every_ms)
         self.min_repeat = int(min_repeat)
         self.min_devotion = float(min_devotion)
+        self.split_share = float(split_share)
         self.min_cohort = int(min_cohort)
         self.warmup_ms = int(warmup_ms)
         self.late_p = float(late_p)
@@ -339,6 +356,7 @@ class PuppetCohort(Detector):
         self._registered: dict[str, int] = {}  # buyer → latest registration time seen
         self._seen: dict[str, list[int]] = {}  # account → [first seen, last seen]
         self._buyers_of: dict[str, set[str]] = {}
+        self._sellers_of: dict[str, set[str]] = {}  # buyer → sellers it bought from
         self._cand: dict[str, set[str]] = {}  # seller → buyers with min_repeat orders
         self._arrivals: dict[str, dict[int, int]] = {}  # seller → hour → pairs born then
         self._repeats: dict[str, set[str]] = {}  # buyer → sellers it bought from min_repeat times
@@ -368,6 +386,9 @@ class PuppetCohort(Detector):
         self._phi: dict[int, float] = {}
         self._phi_all = 0.01
         self._co_rate = 0.0  # 2 T / D^2 of the market's repeat edges (configuration model)
+        # seller → other seller → (buyers that split their orders over the two, the surprise
+        # of their number under the configuration model of such splits), refitted
+        self._paired: dict[str, dict[str, tuple[list[str], float]]] = {}
         self._dev = (0.6, 0.25)
         # the market's repeat pairs that started late (`_late_start`) by birth hour, and how
         # many repeat pairs there are
@@ -426,6 +447,7 @@ class PuppetCohort(Detector):
                                          ts, [item] if un else None]
             self._count_traits(pair, 1)
             self._buyers_of.setdefault(s, set()).add(b)
+            self._sellers_of.setdefault(b, set()).add(s)
             arr = self._arrivals.get(s)
             if arr is None:
                 arr = self._arrivals[s] = {}
@@ -537,6 +559,7 @@ class PuppetCohort(Detector):
                         if not arr:
                             del self._arrivals[s]
                     discard_member(self._buyers_of, s, b)
+                    discard_member(self._sellers_of, b, s)
                 else:
                     if pair[_TIMES] is not None:
                         pair[_TIMES].pop(0)
@@ -630,6 +653,7 @@ class PuppetCohort(Detector):
         d_all = sum(len(v) for v in self._repeats.values())
         t_all = sum(len(v) * (len(v) - 1) // 2 for v in self._repeats.values())
         self._co_rate = 2.0 * t_all / d_all ** 2 if d_all else 0.0
+        self._paired = self._pairs_split()
         # Orders of items their seller ships (cancellations, pickups) that were not shipped.
         n_sh = u_sh = 0
         for items in self._items.values():
@@ -653,6 +677,59 @@ class PuppetCohort(Detector):
                     crowded |= holders
             self._crowd_rate[kind] = max(0.005, (len(crowded) + 1) / (accounts + 2))
 
+    def _pairs_split(self) -> dict[str, dict[str, tuple[list[str], float, float]]]:
+        """The seller pairs whose buyers split their orders over the two beyond chance.
+
+        A buyer splits its orders over sellers ``s`` and ``o`` when it bought at both, at least
+        ``min_repeat`` times at the two together, and the two hold at least ``split_share`` of
+        its orders. A crew serving two clients with one or two orders per account at each is
+        no seller's repeat buyers (held-out worlds 10810 and 10906 of issue 10: 14 and 28
+        months-old accounts, 52 and 70 orders, neither client alerted), but its accounts split
+        their orders over the same two sellers. Under the configuration model of the market's
+        splits (each buyer's splits and each seller's number of them kept) two sellers with
+        ``d_s`` and ``d_o`` share about ``d_s d_o / 2T`` (``T`` splits in all); their number
+        raised ``co_margin`` times, less log10 of the pairs tried at the seller and of this
+        third look, is the volume of the buyers they share. Returns seller → other seller →
+        (buyers, volume, expected by chance) for the pairs with at least ``min_cohort`` such
+        buyers whose volume reaches ``min_volume``."""
+        count: dict[tuple[str, str], list[str]] = {}
+        deg: dict[str, int] = {}
+        for b in sorted(self._sellers_of):
+            k = self._orders.get(b, 0)
+            sellers = self._sellers_of[b]
+            if k < self.min_repeat or len(sellers) < 2:
+                continue
+            need = self.split_share * k
+            by_n = sorted(((self._pair[(b, x)][_N], x) for x in sellers), reverse=True)
+            for i, (n_i, x) in enumerate(by_n):
+                if i + 1 >= len(by_n) or n_i + by_n[i + 1][0] < max(need, self.min_repeat):
+                    break
+                for n_j, y in by_n[i + 1:]:
+                    if n_i + n_j < max(need, self.min_repeat):
+                        break
+                    count.setdefault((x, y) if x < y else (y, x), []).append(b)
+                    deg[x] = deg.get(x, 0) + 1
+                    deg[y] = deg.get(y, 0) + 1
+        total = sum(len(v) for v in count.values())
+        out: dict[str, dict[str, tuple[list[str], float, float]]] = {}
+        if not total:
+            return out
+        tried: dict[str, int] = {}
+        for (x, y), buyers in count.items():
+            if len(buyers) >= self.min_cohort:
+                tried[x] = tried.get(x, 0) + 1
+                tried[y] = tried.get(y, 0) + 1
+        for (x, y), buyers in sorted(count.items()):
+            if len(buyers) < self.min_cohort:
+                continue
+            chance = deg[x] * deg[y] / (2.0 * total)
+            tail = poisson_tail_nlp(len(buyers), self.co_margin * chance)
+            for s, o in ((x, y), (y, x)):
+                volume = tail - math.log10(tried[s]) - math.log10(3)
+                if volume >= self.min_volume:
+                    out.setdefault(s, {})[o] = (buyers, volume, chance)
+        return out
+
     # ------------------------------------------------------------------ decisions
 
     def evaluate(self, now: int) -> list[Finding]:
@@ -662,6 +739,7 @@ class PuppetCohort(Detector):
         if self._next_refit is None or now >= self._next_refit:
             self._refit(now)
             self._next_refit = now + self.refit_every_ms
+            self._dirty.update(self._paired)
         if self._next_eval is not None and now < self._next_eval:
             return []
         self._next_eval = now + self.eval_every_ms
@@ -729,7 +807,46 @@ class PuppetCohort(Detector):
         own = sum(self._pair[(b, g)][_N] for g in group if (b, g) in self._pair)
         return own / max(1, self._orders.get(b, 1))
 
+    def _split(self, s: str, now: int
+               ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
+        """The buyers ``s`` shares with one other seller, over which they split most of their
+        orders (`_pairs_split`), judged as a cohort of the two where their number is unlikely
+        by chance: a company's employees buying from two suppliers split too, but are old,
+        ship and pay ordinary sums."""
+        best: tuple[_Assessment, list[str], dict[str, float]] | None = None
+        for o, (buyers, volume, chance) in sorted(self._paired.get(s, {}).items()):
+            group = [s, o]
+            live = [b for b in buyers if (b, s) in self._pair and (b, o) in self._pair]
+            devotion = {b: self._group_devotion(b, group) for b in live}
+            members = [b for b in live if devotion[b] >= self.min_devotion]
+            if len(members) < self.min_cohort:
+                continue
+            a = self._assess(s, members, devotion, now, "split",
+                             volume=min(self.cap_volume, volume))
+            if a is not None and (best is None or a.surprise > best[0].surprise):
+                best = (replace(a, expected=chance, linked=o, paired=True), group, devotion)
+        return best
+
     def _judge(self, s: str, now: int) -> Finding | None:
+        found = self._judge_repeats(s, now)
+        if found is None:
+            found = self._split(s, now)
+        if found is None:
+            return None
+        best, group, devotion = found
+        score = significance(best.surprise, self.full)
+        if score < self.emit_min:
+            return None
+        finding, marks = self._finding(s, best, score, group, devotion)
+        for b, v in marks.items():
+            if v >= self.crew_min:
+                self._crew.setdefault(b, {})[s] = finding.ts
+        return finding
+
+    def _judge_repeats(self, s: str, now: int
+                       ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
+        """The seller's devoted repeat buyers: the whole cohort, the crew another seller's
+        cohort marked, or the repeat buyers it shares with one other seller."""
         cand = self._cand.get(s)
         if not cand or len(cand) < self.min_cohort:
             return None
@@ -756,19 +873,8 @@ class PuppetCohort(Detector):
             if orders >= self.crew_share * self._sorders.get(s, orders):
                 best = self._assess(s, crew, devotion, now, "crew")
         if best is None:
-            linked = self._linked(s, cand, now)
-            if linked is not None:
-                best, group, devotion = linked
-        if best is None:
-            return None
-        score = significance(best.surprise, self.full)
-        if score < self.emit_min:
-            return None
-        finding, marks = self._finding(s, best, score, group, devotion)
-        for b, v in marks.items():
-            if v >= self.crew_min:
-                self._crew.setdefault(b, {})[s] = finding.ts
-        return finding
+            return self._linked(s, cand, now)
+        return best, group, devotion
 
     def _assess(self, s: str, members: list[str], devotion: dict[str, float], now: int,
                 kind: str, volume: float | None = None) -> _Assessment | None:
@@ -1223,8 +1329,10 @@ class PuppetCohort(Detector):
         reasons = ("puppet_cohort", *(("cohort_linked",) if a.linked else ()),
                    *(f"cohort_{k}" for k in named))
         share = orders / max(1, self._sorders.get(s, orders))
-        such = (f"repeat buyers of seller {a.linked} too, about {expected:.1f} expected by chance"
-                if a.linked else f"about {expected:.1f} such buyers expected")
+        such = (f"buyers of seller {a.linked} too, most of their orders at the two, about "
+                f"{expected:.1f} expected by chance" if a.paired
+                else f"repeat buyers of seller {a.linked} too, about {expected:.1f} expected by "
+                     "chance" if a.linked else f"about {expected:.1f} such buyers expected")
         summary = (f"{len(members)} accounts that buy little elsewhere placed {orders} orders "
                    f"at seller {s} ({share:.0%} of its orders in "
                    f"{self.window_ms // DAY_MS} days; {such})"

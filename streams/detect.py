@@ -30,7 +30,7 @@ from streams.snapshot import seal, unseal
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 15  # bump when the engine state changes shape (3: sealed, no settings;
+SNAPSHOT_VERSION = 16  # bump when the engine state changes shape (3: sealed, no settings;
 #                        4: cohort detector gained sharing_mark; 5: sock_puppets links (IP, seller);
 #                        6: cohort detector gained trait_min and unshown_worth;
 #                        7: fake_reviews keeps the devices accounts order from;
@@ -42,7 +42,8 @@ SNAPSHOT_VERSION = 15  # bump when the engine state changes shape (3: sealed, no
 #                        13: the synchrony detector;
 #                        14: sock_puppets counts 4-star reviews as praise too;
 #                        15: cohort gained the crew's habits (majority), linked repeat buyers
-#                            (co_margin, the repeat edges' rate) and hollow orders (items))
+#                            (co_margin, the repeat edges' rate) and hollow orders (items);
+#                        16: cohort keeps each buyer's sellers and the pairs buyers split over)
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:

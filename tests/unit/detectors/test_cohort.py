@@ -8,6 +8,7 @@ import random
 from detectors.cohort import PuppetCohort
 from tests.fixtures.cases import (
     crew_serving_two_clients,
+    crew_split_over_two_clients_vs_office,
     customers_in_a_crews_waves,
     digital_shop_with_regulars,
     events_of,
@@ -96,6 +97,26 @@ def test_a_crews_second_client_is_found_through_the_accounts_the_first_gave_away
     assert max(f.score for f in linked if f.seller_id == "s054") >= 0.8
     blind = run(PuppetCohort(crew_min=2.0, co_margin=1e12), events)
     assert not any(f.seller_id == "s054" for f in blind)
+
+
+def test_buyers_splitting_their_orders_over_two_clients_are_judged_as_their_cohort():
+    """Golden case crew_split_over_two_clients_vs_office (held-out worlds 10810 and 10906 of
+    issue 10): a crew with one or two orders per account at each of two clients is no
+    client's repeat buyers; the buyers the two share, splitting nearly all their orders over
+    them, are unlikely by chance and judged as a cohort. The company's employees splitting
+    theirs over two suppliers are as unlikely, but behave like customers and stay gated."""
+    events = events_of(crew_split_over_two_clients_vs_office)
+    found = run(PuppetCohort(), events)
+    top: dict[str, float] = {}
+    for f in found:
+        top[f.seller_id] = max(top.get(f.seller_id, 0.0), f.score)
+    assert top.get("s122", 0) >= 0.8 and top.get("s057", 0) >= 0.8
+    assert "s050" not in top and "s095" not in top
+    assert any("most of their orders at the two" in f.summary for f in found)
+    crew = {f"sc{i:02d}" for i in range(16)}
+    assert all(v < 0.3 for f in found for b, v in f.accounts.items() if b not in crew)
+    blind = run(PuppetCohort(split_share=2.0), events)  # no buyer can split its orders
+    assert not any(f.seller_id in ("s122", "s057") for f in blind)
 
 
 def test_repeat_buyers_two_shops_share_beyond_chance_are_judged_on_their_own():
