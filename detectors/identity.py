@@ -125,6 +125,14 @@ class SockPuppets(Detector):
       the buyers' reviews here against their review rate elsewhere (shrunk towards
       ``review_prior`` with ``praise_prior`` pseudo-orders) plus ``praise_margin``; it is full
       puppet behaviour at ``push_full`` and adds up to ``w_push`` log-odds points.
+    * ``merge_floor`` (0.3), ``merge_behaviour`` (0.9): clusters that each make ``seller``
+      their top seller (at least half their linked purchases) with at least ``merge_floor``
+      puppet behaviour within ``window_ms`` are judged together as one crew as well, and that
+      judgement counts when the crew's own behaviour reaches ``merge_behaviour`` and its orders
+      are at least ``host_share`` of the seller's (held-out world
+      10802 of issue 10: a slow wash crew on two home connections, six accounts each, on a
+      platform that sends only IPs; each connection's cluster alone scored 0.79 at most and
+      the client was never listed). Households and offices behave like customers.
     * ``host_share`` (0.05): below this share of the seller's orders in the window, the
       seller's score shrinks in proportion (the accounts' does not): puppets' camouflage at a
       popular shop is no wash trading of that shop.
@@ -151,7 +159,8 @@ class SockPuppets(Detector):
                  benign_cap: float = 0.35, praise_margin: float = 0.15,
                  push_full: float = 2.0, praise_prior: float = 5.0,
                  review_prior: float = 0.3,
-                 w_push: float = 2.5, host_share: float = 0.05) -> None:
+                 w_push: float = 2.5, host_share: float = 0.05,
+                 merge_floor: float = 0.3, merge_behaviour: float = 0.9) -> None:
         self.window_ms = int(window_ms)
         self.rebuild_every_ms = int(rebuild_every_ms)
         self.hub_accounts = int(hub_accounts)
@@ -188,6 +197,8 @@ class SockPuppets(Detector):
         self.host_share = float(host_share)
         self.review_prior = float(review_prior)
         self.w_push = float(w_push)
+        self.merge_floor = float(merge_floor)
+        self.merge_behaviour = float(merge_behaviour)
         # live purchases, oldest first: (ts, buyer, seller, amount, unshipped, device key,
         # payment key, address key); ids are interned so that the snapshot stores each once
         self._queue: deque[tuple] = deque()
@@ -208,6 +219,9 @@ class SockPuppets(Detector):
         self._next_eval: dict[str, int] = {}  # big cluster root → earliest next judgement
         self._next_rebuild: int | None = None
         self._last: dict[str, tuple[float, frozenset[str], int]] = {}  # seller → last emitted
+        # seller → clusters judged there with puppet behaviour: first account → (when, the
+        # accounts, the seller's share of their linked purchases, relative to their top seller)
+        self._crews: dict[str, dict[str, tuple[int, tuple[str, ...], float, float]]] = {}
 
     # ------------------------------------------------------------------ union-find
 
@@ -368,6 +382,9 @@ class SockPuppets(Detector):
                 self._recent.pop(s, None)
         for seller in [k for k, v in self._last.items() if v[2] < cutoff]:
             del self._last[seller]
+        for seller in [k for k, v in self._crews.items()
+                       if max(e[0] for e in v.values()) < cutoff]:
+            del self._crews[seller]
 
     def _hub(self, key: str) -> int:
         return self.ip_hub_accounts if key[0] == "i" else self.hub_accounts
@@ -435,6 +452,10 @@ class SockPuppets(Detector):
             for seller, res in self._judge(live, now).items():
                 if seller not in best or res[0] > best[seller][0]:
                     best[seller] = res
+        for seller in sorted(best):
+            merged = self._merged(seller, now)
+            if merged is not None and merged[0] > best[seller][0]:
+                best[seller] = merged
         out = []
         for seller in sorted(best):
             score, accounts, evidence, reasons, ts, summary = best[seller]
@@ -472,14 +493,62 @@ class SockPuppets(Detector):
         for s in sorted(cand):
             buyers = targets[s]
             orders = sum(self._pair[(b, s)][_ORDERS] for b in buyers)
-            res = self._score(s, buyers, len(live), orders, orders / max(linked, orders),
-                              orders_at[s] / max(top, orders_at[s]), now)
-            if res is not None:
+            conc, rel = orders / max(linked, orders), orders_at[s] / max(top, orders_at[s])
+            res = self._score(s, buyers, len(live), orders, conc, rel, now, floor=0.0)
+            if res is None:
+                continue
+            if res[2]["puppet_behaviour"] >= self.merge_floor and conc >= 0.5 and rel >= 1.0:
+                self._crews.setdefault(s, {})[min(buyers)] = (now, tuple(sorted(buyers)),
+                                                              conc, rel)
+            if res[2]["account_score"] >= self.emit_min:  # as `_score` alone would return
                 out[s] = res
         return out
 
+    def _merged(self, seller: str, now: int) -> tuple | None:
+        """The clusters that each converged on ``seller`` with puppet behaviour within the
+        window, judged as one crew (newest first; a cluster overlapping one taken is an older
+        judgement of it); None unless two or more are live."""
+        entries = self._crews.get(seller)
+        if not entries:
+            return None
+        cut = now - self.window_ms
+        for key in [k for k, e in entries.items() if e[0] < cut]:
+            del entries[key]
+        if not entries:
+            del self._crews[seller]
+            return None
+        taken: set[str] = set()
+        conc = rel = 1.0
+        clusters = 0
+        for _, (_, accounts, c, r) in sorted(entries.items(), key=lambda kv: (-kv[1][0], kv[0])):
+            live = {b for b in accounts if b in self._acct and (b, seller) in self._pair}
+            if len(live) < self.min_accounts or live & taken:
+                continue
+            taken |= live
+            conc, rel = min(conc, c), min(rel, r)
+            clusters += 1
+        if clusters < 2:
+            return None
+        buyers = sorted(taken)
+        orders = sum(self._pair[(b, seller)][_ORDERS] for b in buyers)
+        if orders < self.host_share * self._seller_orders.get(seller, orders):
+            # clusters that each buy a little at a popular shop are strangers there, and a
+            # new household's favourite is often the market leader (burned world 10900: three
+            # honest accounts joined to a farm's camouflage clusters at 0.81)
+            return None
+        res = self._score(seller, buyers, len(buyers), orders, conc, rel, now)
+        if res is None or res[2]["puppet_behaviour"] < self.merge_behaviour:
+            return None
+        score, accounts, evidence, reasons, ts, _ = res
+        evidence = {**evidence, "clusters": clusters}
+        summary = (f"{len(buyers)} accounts in {clusters} clusters of shared identifiers that "
+                   f"buy most here, together behaving as puppets, placed {orders} orders at "
+                   f"this seller ({evidence['share_of_seller_orders']:.0%} of its orders in the "
+                   "window).")
+        return (score, accounts, evidence, (*reasons, "clusters_converge"), ts, summary)
+
     def _score(self, seller: str, buyers: list[str], n: int, orders: int, conc: float,
-               rel: float, now: int) -> tuple | None:
+               rel: float, now: int, floor: float | None = None) -> tuple | None:
         """Log-odds that ``buyers`` (cluster accounts targeting ``seller``) are its puppets:
 
         ``bias + min(size_cap, w_size·log2(k/2)) + w_device·min(1, (dev-1)/(h-1))
@@ -592,7 +661,7 @@ class SockPuppets(Detector):
                         min(1.0, max(0, crowd["d"] - hh) / 2), push)
         score = (1.0 / (1.0 + math.exp(-z))) * (self.benign_cap + (1 - self.benign_cap)
                                                  * behaviour)
-        if score < self.emit_min:
+        if score < (self.emit_min if floor is None else floor):
             return None
         accounts = {b: score * (0.7 + 0.3 * tied.get(b, 0.0)) for b in buyers}
         # What the seller gains: a cluster whose orders are a sliver of a seller's sales
@@ -651,4 +720,5 @@ class SockPuppets(Detector):
         return (seller_score, accounts, evidence, tuple(reasons), last_ts, summary)
 
     def state_size(self) -> int:
-        return len(self._queue) + len(self._ident) + len(self._parent) + len(self._last)
+        return (len(self._queue) + len(self._ident) + len(self._parent) + len(self._last)
+                + sum(len(v) for v in self._crews.values()))

@@ -30,7 +30,7 @@ from streams.snapshot import seal, unseal
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 16  # bump when the engine state changes shape (3: sealed, no settings;
+SNAPSHOT_VERSION = 17  # bump when the engine state changes shape (3: sealed, no settings;
 #                        4: cohort detector gained sharing_mark; 5: sock_puppets links (IP, seller);
 #                        6: cohort detector gained trait_min and unshown_worth;
 #                        7: fake_reviews keeps the devices accounts order from;
@@ -43,7 +43,8 @@ SNAPSHOT_VERSION = 16  # bump when the engine state changes shape (3: sealed, no
 #                        14: sock_puppets counts 4-star reviews as praise too;
 #                        15: cohort gained the crew's habits (majority), linked repeat buyers
 #                            (co_margin, the repeat edges' rate) and hollow orders (items);
-#                        16: cohort keeps each buyer's sellers and the pairs buyers split over)
+#                        16: cohort keeps each buyer's sellers and the pairs buyers split over;
+#                        17: sock_puppets keeps the clusters behaving as puppets per seller)
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:

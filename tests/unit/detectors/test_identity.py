@@ -262,11 +262,15 @@ def test_a_crew_on_two_home_connections_is_found_by_its_reorders_and_praise():
     """Where the platform sends only the IP, accounts that reorder from one seller from one
     address are linked; with the review push they are a crew."""
     events, crew = _ip_crew(praise_client=0.9, praise_elsewhere=0.1)
+    # each connection's accounts are a cluster of their own (nothing links the two): alone,
+    # the larger scores 0.62 (held-out world 10802 of issue 10: 0.79 at most, never listed)
+    alone = best(run(SockPuppets(merge_floor=2.0), events))
+    assert set(alone) == {"s_ip"} and 0.4 <= alone["s_ip"].score < 0.8
+    assert len(alone["s_ip"].accounts) < len(crew)
+    # both make s_ip their top seller and push reviews there: one crew of seven
     by = best(run(SockPuppets(), events))
-    assert set(by) == {"s_ip"}
-    # each connection's accounts are a cluster of their own (nothing links the two)
-    assert by["s_ip"].score >= 0.6
-    assert set(by["s_ip"].accounts) <= set(crew) and len(by["s_ip"].accounts) >= 4
+    assert set(by) == {"s_ip"} and by["s_ip"].score >= 0.8
+    assert set(by["s_ip"].accounts) == set(crew) and "clusters_converge" in by["s_ip"].reasons
 
 
 def test_an_office_reordering_on_one_connection_without_praise_stays_quiet():
