@@ -19,10 +19,8 @@ TEST_REDIS ?= redis://127.0.0.1:26379/0
 # The suite runs in two phases, in parallel processes (pytest-xdist): first the integration
 # tests in TEST_JOBS processes (mostly waiting on workers and brokers), then the unit tests (pure
 # CPU, no stack) beside the integration tests that restart, kill or fill the shared stack
-# (marker `disruptive`), which must not run beside other tests of the stack. The golden cases
-# (pure CPU, a third of the unit tests' time) run in one more process beside the integration
-# tests, whose processes mostly wait. The unit tests' processes steal queued tests from each
-# other (a long test drawn last leaves no process idle).
+# (marker `disruptive`), which must not run beside other tests of the stack. The unit tests'
+# processes steal queued tests from each other (a long test drawn last leaves no process idle).
 TEST_JOBS ?= 3
 TEST_ENV := CREDENCE_HOME=$(CURDIR)/.credence/test CREDENCE_KAFKA=$(TEST_KAFKA) \
             CREDENCE_REDIS=$(TEST_REDIS)
@@ -64,17 +62,12 @@ test: setup
 	trap '$(CREDENCE) stack down' EXIT; \
 	$(CREDENCE) stack up; SECONDS=0; \
 	$(BIN)/ruff check .; \
-	rc=0; faults=$$(mktemp); golden=$$(mktemp); \
-	$(BIN)/pytest -q -ra --durations=5 tests/unit/test_golden.py >$$golden 2>&1 & gpid=$$!; \
+	rc=0; faults=$$(mktemp); \
 	$(BIN)/pytest -q -ra --durations=10 -n $(TEST_JOBS) -m "not disruptive" tests/integration \
 	  || rc=$$?; \
-	echo "--- integration tests in parallel: $$SECONDS s since the stack came up"; \
-	wait $$gpid || rc=$$?; \
-	echo "--- the golden cases (beside the integration tests; done $$SECONDS s since the stack came up):"; \
-	cat $$golden; rm -f $$golden; SECONDS=0; \
+	echo "--- integration tests in parallel: $$SECONDS s since the stack came up"; SECONDS=0; \
 	$(BIN)/pytest -q -ra --durations=5 -m disruptive tests/integration >$$faults 2>&1 & pid=$$!; \
-	$(BIN)/pytest -q -ra --durations=10 -n 2 --dist worksteal tests/unit \
-	  --ignore=tests/unit/test_golden.py || rc=$$?; \
+	$(BIN)/pytest -q -ra --durations=10 -n 2 --dist worksteal tests/unit || rc=$$?; \
 	wait $$pid || rc=$$?; \
 	echo "--- the tests that restart, kill or fill the stack (beside the unit tests; both done $$SECONDS s later):"; \
 	cat $$faults; rm -f $$faults; \
