@@ -27,7 +27,7 @@ def events(tmp_path_factory) -> Path:
     from producers.scenario import Scenario
     from producers.simulator import simulate, write
 
-    sim = simulate(Scenario(seed=3, scale=0.02, days=4))
+    sim = simulate(Scenario(seed=3, scale=0.02, days=3))
     ev, _ = write(sim, tmp_path_factory.mktemp("sim"))
     return ev
 

@@ -166,7 +166,7 @@ def test_restored_engine_goes_on_exactly_as_the_one_that_never_stopped(tmp_path)
     from producers.scenario import Scenario
     from producers.simulator import simulate, write
 
-    ev, _ = write(simulate(Scenario(seed=5, scale=0.03, days=5)), tmp_path)
+    ev, _ = write(simulate(Scenario(seed=5, scale=0.03, days=4)), tmp_path)
     lines = ev.read_bytes().splitlines(keepends=True)
     cut = len(lines) * 3 // 4
     (tmp_path / "a.jsonl").write_bytes(b"".join(lines[:cut]))
