@@ -387,8 +387,9 @@ class PuppetCohort(Detector):
         self._phi_all = 0.01
         self._co_rate = 0.0  # 2 T / D^2 of the market's repeat edges (configuration model)
         # seller → other seller → (buyers that split their orders over the two, the surprise
-        # of their number under the configuration model of such splits), refitted
-        self._paired: dict[str, dict[str, tuple[list[str], float]]] = {}
+        # of their number under the configuration model of such splits, their number expected
+        # by chance), refitted (`_pairs_split`)
+        self._paired: dict[str, dict[str, tuple[list[str], float, float]]] = {}
         self._dev = (0.6, 0.25)
         # the market's repeat pairs that started late (`_late_start`) by birth hour, and how
         # many repeat pairs there are
@@ -699,13 +700,13 @@ class PuppetCohort(Detector):
             sellers = self._sellers_of[b]
             if k < self.min_repeat or len(sellers) < 2:
                 continue
-            need = self.split_share * k
+            need = max(self.split_share * k, self.min_repeat)
             by_n = sorted(((self._pair[(b, x)][_N], x) for x in sellers), reverse=True)
             for i, (n_i, x) in enumerate(by_n):
-                if i + 1 >= len(by_n) or n_i + by_n[i + 1][0] < max(need, self.min_repeat):
+                if i + 1 >= len(by_n) or n_i + by_n[i + 1][0] < need:
                     break
                 for n_j, y in by_n[i + 1:]:
-                    if n_i + n_j < max(need, self.min_repeat):
+                    if n_i + n_j < need:
                         break
                     count.setdefault((x, y) if x < y else (y, x), []).append(b)
                     deg[x] = deg.get(x, 0) + 1
@@ -789,19 +790,28 @@ class PuppetCohort(Detector):
             volume = poisson_tail_nlp(counts[o], mu) - cost
             if volume < self.min_volume:
                 continue
-            group = [s, o]
             shared = [b for b in sorted(cand) if o in self._repeats.get(b, ())]
-            devotion = {b: self._group_devotion(b, group) for b in shared}
-            members = [b for b in shared if devotion[b] >= self.min_devotion]
-            if len(members) < self.min_cohort:
-                continue
-            a = self._assess(s, members, devotion, now, "linked",
-                             volume=min(self.cap_volume, volume))
-            if a is not None and (best is None or a.surprise > best[0].surprise):
-                # what the alert names as expected: shared repeat buyers by chance
-                chance = self._co_rate * len(cand) * len(self._cand.get(o, ()))
-                best = (replace(a, expected=chance, linked=o), group, devotion)
+            # what the alert names as expected: shared repeat buyers by chance
+            chance = self._co_rate * len(cand) * len(self._cand.get(o, ()))
+            found = self._pair_cohort(s, o, shared, volume, chance, now, "linked")
+            if found is not None and (best is None or found[0].surprise > best[0].surprise):
+                best = found
         return best
+
+    def _pair_cohort(self, s: str, o: str, shared: list[str], volume: float, chance: float,
+                     now: int, kind: str
+                     ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
+        """The buyers ``shared`` by ``s`` and ``o`` that are devoted to the two, judged as a
+        cohort of the pair at ``s`` with ``volume`` as its volume (`_linked`, `_split`)."""
+        group = [s, o]
+        devotion = {b: self._group_devotion(b, group) for b in shared}
+        members = [b for b in shared if devotion[b] >= self.min_devotion]
+        if len(members) < self.min_cohort:
+            return None
+        a = self._assess(s, members, devotion, now, kind, volume=min(self.cap_volume, volume))
+        if a is None:
+            return None
+        return replace(a, expected=chance, linked=o, paired=kind == "split"), group, devotion
 
     def _group_devotion(self, b: str, group: list[str]) -> float:
         own = sum(self._pair[(b, g)][_N] for g in group if (b, g) in self._pair)
@@ -815,16 +825,10 @@ class PuppetCohort(Detector):
         ship and pay ordinary sums."""
         best: tuple[_Assessment, list[str], dict[str, float]] | None = None
         for o, (buyers, volume, chance) in sorted(self._paired.get(s, {}).items()):
-            group = [s, o]
             live = [b for b in buyers if (b, s) in self._pair and (b, o) in self._pair]
-            devotion = {b: self._group_devotion(b, group) for b in live}
-            members = [b for b in live if devotion[b] >= self.min_devotion]
-            if len(members) < self.min_cohort:
-                continue
-            a = self._assess(s, members, devotion, now, "split",
-                             volume=min(self.cap_volume, volume))
-            if a is not None and (best is None or a.surprise > best[0].surprise):
-                best = (replace(a, expected=chance, linked=o, paired=True), group, devotion)
+            found = self._pair_cohort(s, o, live, volume, chance, now, "split")
+            if found is not None and (best is None or found[0].surprise > best[0].surprise):
+                best = found
         return best
 
     def _judge(self, s: str, now: int) -> Finding | None:

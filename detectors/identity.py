@@ -494,13 +494,11 @@ class SockPuppets(Detector):
             buyers = targets[s]
             orders = sum(self._pair[(b, s)][_ORDERS] for b in buyers)
             conc, rel = orders / max(linked, orders), orders_at[s] / max(top, orders_at[s])
-            res = self._score(s, buyers, len(live), orders, conc, rel, now, floor=0.0)
-            if res is None:
-                continue
+            res = self._score(s, buyers, len(live), orders, conc, rel, now)
             if res[2]["puppet_behaviour"] >= self.merge_floor and conc >= 0.5 and rel >= 1.0:
                 self._crews.setdefault(s, {})[min(buyers)] = (now, tuple(sorted(buyers)),
                                                               conc, rel)
-            if res[2]["account_score"] >= self.emit_min:  # as `_score` alone would return
+            if res[2]["account_score"] >= self.emit_min:
                 out[s] = res
         return out
 
@@ -537,7 +535,8 @@ class SockPuppets(Detector):
             # honest accounts joined to a farm's camouflage clusters at 0.81)
             return None
         res = self._score(seller, buyers, len(buyers), orders, conc, rel, now)
-        if res is None or res[2]["puppet_behaviour"] < self.merge_behaviour:
+        if (res[2]["account_score"] < self.emit_min
+                or res[2]["puppet_behaviour"] < self.merge_behaviour):
             return None
         score, accounts, evidence, reasons, ts, _ = res
         evidence = {**evidence, "clusters": clusters}
@@ -548,7 +547,7 @@ class SockPuppets(Detector):
         return (score, accounts, evidence, (*reasons, "clusters_converge"), ts, summary)
 
     def _score(self, seller: str, buyers: list[str], n: int, orders: int, conc: float,
-               rel: float, now: int, floor: float | None = None) -> tuple | None:
+               rel: float, now: int) -> tuple:
         """Log-odds that ``buyers`` (cluster accounts targeting ``seller``) are its puppets:
 
         ``bias + min(size_cap, w_size·log2(k/2)) + w_device·min(1, (dev-1)/(h-1))
@@ -661,8 +660,6 @@ class SockPuppets(Detector):
                         min(1.0, max(0, crowd["d"] - hh) / 2), push)
         score = (1.0 / (1.0 + math.exp(-z))) * (self.benign_cap + (1 - self.benign_cap)
                                                  * behaviour)
-        if score < (self.emit_min if floor is None else floor):
-            return None
         accounts = {b: score * (0.7 + 0.3 * tied.get(b, 0.0)) for b in buyers}
         # What the seller gains: a cluster whose orders are a sliver of a seller's sales
         # inflates nothing there. Puppets buying camouflage at a popular shop converge on it

@@ -22,6 +22,14 @@ from tests.fixtures.cases import (
 from tests.unit.detectors.support import run
 
 
+def _top(found) -> dict[str, float]:
+    """Each seller's highest finding score."""
+    top: dict[str, float] = {}
+    for f in found:
+        top[f.seller_id] = max(top.get(f.seller_id, 0.0), f.score)
+    return top
+
+
 def _spread(rng: random.Random, n: int) -> list[float]:
     """A seller's other orders: log amounts over its catalogue (20 to 500)."""
     return sorted(math.log(rng.uniform(20, 500)) for _ in range(n))
@@ -85,9 +93,7 @@ def test_a_crews_second_client_is_found_through_the_accounts_the_first_gave_away
     score) the second client is never alerted."""
     events = events_of(crew_serving_two_clients)
     found = run(PuppetCohort(), events)
-    top = {}
-    for f in found:
-        top[f.seller_id] = max(top.get(f.seller_id, 0.0), f.score)
+    top = _top(found)
     assert top.get("s028", 0) >= 0.8 and top.get("s054", 0) >= 0.8
     second = [f for f in found if f.seller_id == "s054"]
     assert all(set(f.accounts) <= {f"tc{i:02d}" for i in range(16)} for f in second)
@@ -107,9 +113,7 @@ def test_buyers_splitting_their_orders_over_two_clients_are_judged_as_their_coho
     theirs over two suppliers are as unlikely, but behave like customers and stay gated."""
     events = events_of(crew_split_over_two_clients_vs_office)
     found = run(PuppetCohort(), events)
-    top: dict[str, float] = {}
-    for f in found:
-        top[f.seller_id] = max(top.get(f.seller_id, 0.0), f.score)
+    top = _top(found)
     assert top.get("s122", 0) >= 0.8 and top.get("s057", 0) >= 0.8
     assert "s050" not in top and "s095" not in top
     assert any("most of their orders at the two" in f.summary for f in found)
@@ -127,9 +131,7 @@ def test_repeat_buyers_two_shops_share_beyond_chance_are_judged_on_their_own():
     sharing their two suppliers are as unlikely, but behave like customers and stay gated."""
     events = events_of(ring_diluted_at_both_clients)
     found = run(PuppetCohort(), events)
-    top: dict[str, float] = {}
-    for f in found:
-        top[f.seller_id] = max(top.get(f.seller_id, 0.0), f.score)
+    top = _top(found)
     assert top.get("s004", 0) >= 0.8 and top.get("s045", 0) >= 0.8
     assert "s007" not in top and "s061" not in top
     linked = [f for f in found if "cohort_linked" in f.reasons]
