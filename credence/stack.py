@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -79,6 +80,18 @@ def _pid_alive(pid: int, marker: str) -> bool:
     except OSError:  # gone between the two reads, too
         return False
     return stat[0] != "Z" and marker in cmdline
+
+
+def _last_error(log: Path, start: int, limit: int = 400) -> str | None:
+    """The last ERROR or FATAL line a log gained after byte ``start`` (shortened), if any."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(start if log.stat().st_size >= start else 0)  # rolled over meanwhile
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    found = [ln for ln in text.splitlines() if re.match(r"\[[^\]]*\] (ERROR|FATAL) ", ln)]
+    return found[-1][:limit] if found else None
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -345,6 +358,8 @@ class Stack:
         if fmt.returncode != 0:
             raise StackError(f"formatting Kafka storage failed: {fmt.stderr.strip()[-200:]}")
         t0 = time.monotonic()
+        server_log = self.kdir / "logs" / "server.log"
+        log_start = server_log.stat().st_size if server_log.exists() else 0
         out = open(self.kdir / "logs" / "stdout.log", "ab")  # noqa: SIM115
         proc = subprocess.Popen([*java, "kafka.Kafka", str(conf)], stdout=out,  # noqa: S603
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -353,15 +368,20 @@ class Stack:
         try:
             self._wait(lambda: self._kafka_answers(), proc, timeout, "kafka",
                        self.kdir / "logs" / "stdout.log")
-        except StackError:
+        except StackError as e:
+            # The broker's own last error of this start says why (a CI run once saw a broker
+            # restarted after SIGKILL refuse every login until the run ended, with no more
+            # than "did not accept admin's login" to go on).
+            said = _last_error(server_log, log_start)
+            why = f"; the broker's last error: {said}" if said else ""
             if proc.poll() is None and _port_open(self.kafka_host, self.kafka_port):
                 # Listening but refusing the login: say so, not "did not answer".
                 raise StackError(
                     f"kafka listens on {self.s.kafka} but did not accept admin's login from "
                     f"{credentials.credentials_dir(self.home) / 'admin.env'} within "
-                    f"{timeout:.0f} s (see {self.kdir / 'logs' / 'server.log'}; "
-                    "`credence stack down` stops it)") from None
-            raise
+                    f"{timeout:.0f} s (see {server_log}; "
+                    f"`credence stack down` stops it){why}") from None
+            raise StackError(f"{e}{why}") from None
         return time.monotonic() - t0
 
     def _kafka_answers(self) -> bool:

@@ -1,0 +1,25 @@
+"""The local stack's pure helpers (the stack itself: tests/integration/test_stack.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from credence.stack import _last_error
+
+
+def test_the_broker_error_of_this_start_is_named(tmp_path: Path):
+    log = tmp_path / "server.log"
+    log.write_text("[2026-12-01 10:00:00,000] ERROR an old start's failure (kafka.X)\n")
+    start = log.stat().st_size
+    assert _last_error(log, start) is None  # nothing since this start
+    with open(log, "a") as f:
+        f.write("[2026-12-01 10:01:00,000] WARN slow (kafka.Y)\n"
+                "[2026-12-01 10:01:01,000] ERROR Error publishing broker metadata (kafka.Z)\n"
+                "java.lang.IllegalStateException: boom\n"
+                "[2026-12-01 10:01:02,000] INFO Transition (kafka.server.BrokerServer)\n")
+    assert _last_error(log, start) == \
+        "[2026-12-01 10:01:01,000] ERROR Error publishing broker metadata (kafka.Z)"
+    assert len(_last_error(log, start, limit=20)) == 20
+    log.write_text("[2026-12-01 10:02:00,000] FATAL rolled over (kafka.W)\n")  # smaller now
+    assert "FATAL rolled over" in _last_error(log, start)
+    assert _last_error(tmp_path / "missing.log", 0) is None
