@@ -36,6 +36,7 @@ from credence.engine import Outputs
 from credence.store.keys import (
     PENDING,
     SCORE_HISTORY_KEEP,
+    output_id_of,
     output_marker,
     score_history,
     snapshot_key,
@@ -417,7 +418,6 @@ class Runtime:
         for *_, marker in items:
             pipe.set(marker, stamp, ex=ttl_s, nx=True, get=True)
         olds = await pipe.execute()
-        out = output_marker(self.p, "")
         fresh: list[str] = []
         todo: list[tuple[faust.TopicT, bytes | None, bytes, str]] = []
         unsure: dict[str, int] = {}  # marker → its pending send's time
@@ -436,7 +436,7 @@ class Runtime:
         if unsure:
             topics = {item[0].get_topic_name() for item in todo if item[3] in unsure}
             have = await asyncio.to_thread(delivered, self.s, topics, min(unsure.values()),
-                                           {m[len(out):] for m in unsure})
+                                           {output_id_of(self.p, m) for m in unsure})
             self.metrics.recovered.inc(len(have))
             log.info("%d outputs of a send cut short: %d delivered, %d sent now",
                      len(unsure), len(have), len(unsure) - len(have))
@@ -444,9 +444,10 @@ class Runtime:
         # Sent in the order given: a seller's scores reach its partition in the order they were
         # computed, as its score history lists them (the resent ones once went after the new
         # ones, and the fault suite's rebalance run found histories in another order).
-        send = [item for item in todo if item[3][len(out):] not in have]
+        send = [item for item in todo if output_id_of(self.p, item[3]) not in have]
         futures = [await topic.send(key=key, value=value,
-                                    headers=[(OUTPUT_ID_HEADER, marker[len(out):].encode())])
+                                    headers=[(OUTPUT_ID_HEADER,
+                                              output_id_of(self.p, marker).encode())])
                    for topic, key, value, marker in send]
         for fut in futures:
             await fut  # delivered before it is marked as published

@@ -3,8 +3,8 @@ each name made here only, for the worker that writes them and the commands that 
 
 from __future__ import annotations
 
-__all__ = ["PENDING", "SCORE_HISTORY_KEEP", "output_marker", "score_history", "snapshot_key",
-           "view"]
+__all__ = ["PENDING", "SCORE_HISTORY_KEEP", "output_id_of", "output_marker", "score_history",
+           "snapshot_key", "view"]
 
 # The prefix of a pending output marker's value; the rest is the send's wall clock in ms
 # (streams.delivery: claimed before the send, ``1`` once the broker has it).
@@ -15,6 +15,11 @@ SCORE_HISTORY_KEEP = 30  # latest scores kept per seller, newest first
 def output_marker(key_prefix: str, oid: str) -> str:
     """The marker of output ``oid`` (streams.detect.output_id)."""
     return f"{key_prefix}:out:{oid}"
+
+
+def output_id_of(key_prefix: str, marker: str) -> str:
+    """The output id a marker of `output_marker` names."""
+    return marker.removeprefix(output_marker(key_prefix, ""))
 
 
 def score_history(key_prefix: str, seller_id: str) -> str:

@@ -92,3 +92,11 @@ def test_core_scope_is_a_subset_with_equal_values():
 
 def test_metric_names_are_unique():
     assert len(set(SELLER_METRICS)) == len(SELLER_METRICS)
+
+
+def test_an_output_marker_names_its_output_id():
+    from credence.store.keys import output_id_of, output_marker
+
+    for oid in ("a:4ab6836731651adf9846", "d:credence.orders/3/1207", "out:odd:id"):
+        marker = output_marker("chaos-1a2b.", oid)
+        assert marker.startswith("chaos-1a2b.:out:") and output_id_of("chaos-1a2b.", marker) == oid
