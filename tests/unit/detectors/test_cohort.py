@@ -277,3 +277,40 @@ def test_a_crew_arriving_in_the_first_week_is_judged_on_arrival_but_old_regulars
     assert _max_arrival(PuppetCohort(), events, "s037") == 0.0
     # Without the late-start filter (nobody late) the warm-up judges no arrival at all.
     assert _max_arrival(PuppetCohort(late_p=1e-9), events, "s022") == 0.0
+
+
+def _office_or_crew(shared: bool) -> list:
+    """Six accounts ordering from one supplier within minutes of each other on four days, amid
+    a market of 60 buyers at random hours; with ``shared`` they are colleagues on one company
+    card and one office address, else six strangers."""
+    from credence.contract import Order
+
+    rng = random.Random(11213)
+    t0, day = 1_790_000_000_000, 86_400_000
+    events = [Order(order_id=f"m{i}", seller_id=f"s{i % 9}", buyer_id=f"b{i % 60}",
+                    amount=round(rng.uniform(10, 200), 2), ts=t0 + int(rng.uniform(0, 12) * day),
+                    payment_id=f"c{i % 60}", address_id=f"a{i % 60}", tracking_no="T")
+              for i in range(900)]
+    for d in (3, 5, 8, 10):
+        for k in range(6):
+            events.append(Order(
+                order_id=f"w{d}-{k}", seller_id="sup", buyer_id=f"e{k}", tracking_no="T",
+                amount=round(rng.uniform(40, 60), 2), ts=t0 + d * day + 11 * 3_600_000 + k * 240_000,
+                payment_id="company-card" if shared else f"card{k}",
+                address_id="office" if shared else f"home{k}"))
+    return sorted(events, key=lambda e: e.ts)
+
+
+def test_colleagues_ordering_together_are_one_place_not_a_wave():
+    """Held-out world 11213 of issue 10: an office's employees (one company card, one address)
+    ordering from their supplier reached 3.9 on waves in their first days and listed the
+    supplier. Orders close in time from one place are explained by the place; the same
+    orders from six strangers are a wave."""
+    def waves(shared: bool) -> float:
+        det = PuppetCohort()
+        det.trace = []
+        run(det, _office_or_crew(shared))
+        return max((t[3]["waves"] for t in det.trace if t[0] == "sup"), default=-1.0)
+
+    assert waves(shared=False) >= 3.0
+    assert waves(shared=True) == 0.0
