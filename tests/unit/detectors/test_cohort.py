@@ -314,3 +314,34 @@ def test_colleagues_ordering_together_are_one_place_not_a_wave():
 
     assert waves(shared=False) >= 3.0
     assert waves(shared=True) == 0.0
+
+
+def test_a_pair_cohort_clears_the_behaviour_gate_by_the_cohorts_tested_at_the_seller():
+    """Held-out world 11213 of issue 10: an office's employees split over two suppliers passed
+    the behaviour gate at 4.19 (waves alone, by chance) and listed one supplier. A pair's
+    cohort is the best of 1 + n cohorts whose behaviour is tested at the seller, so it clears
+    the gate by log10(1 + n): the same behaviour that passes for the seller's only cohort
+    stays gated as one of three."""
+    events = events_of(crew_split_over_two_clients_vs_office)
+    det = PuppetCohort()
+    run(det, events)
+    now = max(e.ts for e in events)
+    members = sorted(b for b in det._cand.get("s050", ()))[:6] or sorted(
+        b for (b, s) in det._pair if s == "s050")[:6]
+    assert len(members) >= det.min_cohort
+    devotion = dict.fromkeys(members, 1.0)
+    just_over = det.min_behaviour + 0.2  # all of it on one test, as in world 11213
+    det._waves = lambda *a: just_over  # type: ignore[method-assign]
+    for name in ("_arrival", "_youth", "_newness", "_amounts"):
+        setattr(det, name, lambda *a: 0.0)
+    det._hollow_orders = lambda *a: None  # type: ignore[method-assign]
+
+    def judged(looks: int):
+        return det._assess("s050", members, devotion, now, "split", volume=5.0, looks=looks)
+
+    alone = judged(0)
+    assert alone is not None and alone.nlp["waves"] == just_over
+    behaviour = sum(alone.nlp[x] for x in ("arrival", "youth", "newness", "waves", "amounts",
+                                           "unshipped", "praise", "devices"))
+    assert behaviour < det.min_behaviour + math.log10(3)
+    assert judged(2) is None  # log10(3) = 0.48 more than it has
