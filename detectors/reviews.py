@@ -676,9 +676,11 @@ class FakeReviews(Detector):
         mem = sorted(ep.members.values(), key=lambda r: (r.ts, r.rid))
         texted = [r for r in mem if r.texted]
         # A copied script links most members to several others; honest texts built from common
-        # phrases collide in pairs now and then, rarely in triangles.
-        # A lone texted member has nothing to be a copy of (need would be 0 below).
-        need = max(1, min(len(texted) - 1, max(2, math.ceil(0.35 * (len(texted) - 1)))))
+        # phrases collide in pairs now and then, rarely in triangles: a copy needs two others,
+        # so an episode with fewer than three texts has none (held-out world 11319 of issue 10:
+        # a customer's text echoed the one other text in a text-less farm's wave and listed
+        # its author at 0.81; the pair counted when the need fell to the texts there less one).
+        need = max(2, math.ceil(0.35 * (len(texted) - 1)))
         ids = set(ep.members)
         dup = {r.rid for r in texted if sum(o in ids for o in s.nbrs.get(r.rid, ())) >= need}
         # A phone farm's accounts order (camouflage, token purchases) from a handful of devices;
