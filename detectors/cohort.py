@@ -1104,8 +1104,8 @@ class PuppetCohort(Detector):
         return min(0.99, p0 + m * (1.0 - p0))
 
     def _places(self, members: list[str]) -> list[int]:
-        """Each member's place: members joined by a card or an address they share (a household,
-        an office) are one place, numbered in order of the members."""
+        """Each member's place, as the index of one member there: members joined by a card or
+        an address they share (a household, an office) are one place."""
         parent = list(range(len(members)))
 
         def root(i: int) -> int:
@@ -1120,9 +1120,7 @@ class PuppetCohort(Detector):
                 if key[0] in _PLACE_KINDS:
                     j = first.setdefault(key, i)
                     parent[root(i)] = root(j)
-        roots = [root(i) for i in range(len(members))]
-        number: dict[int, int] = {}
-        return [number.setdefault(r, len(number)) for r in roots]
+        return [root(i) for i in range(len(members))]
 
     def _waves(self, members: list[str], pairs: dict[str, list[Any]],
                flags: dict[str, set[str]]) -> float:
@@ -1145,7 +1143,7 @@ class PuppetCohort(Detector):
             own = p[_TIMES] or (p[_FIRST],)
             ts.extend(own)
             codes.extend([places[k]] * len(own))
-        if len(ts) < 3 or max(places) == 0:  # one place: no other place to be in step with
+        if len(ts) < 3 or len(set(places)) == 1:  # no other place to be in step with
             return 0.0
         order = np.argsort(np.asarray(ts, dtype=np.int64), kind="stable")
         t = np.asarray(ts, dtype=np.int64)[order]
