@@ -508,8 +508,7 @@ def restart(service: str) -> Inject:
             # pipeline's (CI once saw a broker restarted after SIGKILL refuse every login): an
             # operator starts it again, and so does the scenario, saying so in its notes.
             res.notes.append(f"{service} needed a second start: {e}")
-            stack.stop(service, kill=True, echo=lambda m: None)
-            stack.start(service, echo=lambda m: None)
+            stack.restart(service, kill=True, echo=lambda m: None)
         if service == "redis":
             arena.grant_redis()
         t = time.monotonic()
