@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["poisson_tail_nlp", "binomial_tail_nlp", "normal_tail_nlp", "significance",
-           "MAX_NLP"]
+__all__ = ["poisson_tail_nlp", "binomial_tail_nlp", "binomial_least", "normal_tail_nlp",
+           "significance", "MAX_NLP"]
 
 MAX_NLP = 50.0
 _LN10 = math.log(10)
@@ -61,6 +61,25 @@ def binomial_tail_nlp(k: int, n: int, p: float, n_max: int | None = None) -> flo
     else:
         kl = q * math.log(q / p) + (1 - q) * math.log((1 - q) / (1 - p))
     return min(MAX_NLP, n * kl / _LN10)
+
+
+def binomial_least(n: int, p: float, nlp: float) -> int:
+    """The least ``k`` with -log10 P(X >= k) >= ``nlp`` for X ~ Binomial(n, p), exactly (the
+    small ``n`` of a group's members, where the Chernoff bound above is far too cautious);
+    ``n + 1`` when even ``k = n`` is not that surprising."""
+    if n <= 0:
+        return 1
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    alpha = 10.0 ** -nlp
+    # Top down: P(X >= k) grows as k falls; stop at the first k whose tail is too likely.
+    lp, lq = math.log(p), math.log1p(-p)
+    tail = 0.0
+    for k in range(n, -1, -1):
+        tail += math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                         + k * lp + (n - k) * lq)
+        if tail > alpha:
+            return k + 1
+    return 0
 
 
 def normal_tail_nlp(z: float) -> float:

@@ -62,7 +62,7 @@ import numpy as np
 
 from credence.contract import DAY_MS, HOUR_MS, Event, EventType, Order, Review
 from detectors.base import Detector, Finding, bounded, clip01
-from detectors.nulls import poisson_tail_nlp
+from detectors.nulls import binomial_least, poisson_tail_nlp
 
 __all__ = ["FakeReviews", "MinHasher"]
 
@@ -195,7 +195,9 @@ class _Seller:
     pos: deque[_Rev] = field(default_factory=deque)  # suspect or texted 4-5 star reviews
     neg: deque[_Rev] = field(default_factory=deque)  # suspect or texted 1-2 star reviews
     dirty: set[int] = field(default_factory=set)  # polarities with new core reviews this tick
-    texts: deque[tuple[int, str]] = field(default_factory=deque)  # (ts, rid) in the text index
+    # (ts, rid, polarity) in the text index, and how many of each polarity it holds
+    texts: deque[tuple[int, str, int]] = field(default_factory=deque)
+    n_texts: dict[int, int] = field(default_factory=dict)
     sigs: dict[str, np.ndarray] = field(default_factory=dict)
     buckets: dict[tuple[int, ...], list[str]] = field(default_factory=dict)
     nbrs: dict[str, list[str]] = field(default_factory=dict)  # near-duplicate texts
@@ -225,6 +227,11 @@ class FakeReviews(Detector):
       and LSH (2 rows per band: candidates from Jaccard ~0.15 up, confirmed by the signature).
     * ``w_unverified`` [0.4], ``w_no_purchase`` [0.35], ``w_fresh`` [0.25],
       ``w_very_fresh`` [0.4], ``w_dup`` [0.45]: per-review footprint weights (noisy-OR).
+    * ``copy_nlp`` [3.0], ``copy_prior`` [0.05], ``copy_prior_pairs`` [500]: a member's text is a
+      copy when it matches so many of the other members' texts that honest texts, matching at
+      the rate measured on the traffic (per polarity: each new text against the seller's
+      recent ones, decayed with ``half_life_ms``), would do so once in 10^``copy_nlp``; and
+      never fewer than two.
     * ``comp_lo`` [0.35], ``comp_hi`` [0.75]: burst composition mapped linearly to 0..1 (an
       unverified review with no other footprint, 0.4, counts a little: issue 10, worlds whose
       platform sends neither texts nor registration dates).
@@ -282,7 +289,8 @@ class FakeReviews(Detector):
                  acct_span: float = 0.25, loner_cap: float = 0.25, w_crew: float = 0.45,
                  crew_memory_ms: int = 14 * DAY_MS, w_device: float = 0.45,
                  max_devices: int = 4, device_crowd: int = 3, repeat_weight: float = 0.5,
-                 repeat_memory_ms: int = 30 * DAY_MS) -> None:
+                 repeat_memory_ms: int = 30 * DAY_MS, copy_nlp: float = 3.0,
+                 copy_prior: float = 0.05, copy_prior_pairs: float = 500.0) -> None:
         self.half_life_ms = half_life_ms
         self.windows_ms = tuple(sorted(windows_ms))
         self.horizon_ms = self.windows_ms[-1]
@@ -320,6 +328,11 @@ class FakeReviews(Detector):
         self.device_crowd = device_crowd
         self.repeat_weight = repeat_weight
         self.repeat_memory_ms = repeat_memory_ms
+        self.copy_nlp = copy_nlp
+        self.copy_prior = copy_prior
+        self.copy_prior_pairs = copy_prior_pairs
+        # polarity -> (texts compared, of them matched, as of ts), decayed with ``half_life_ms``
+        self._pairs: dict[int, tuple[float, float, int]] = {}
         # account -> {(polarity, seller): last ts} of the significant suspect bursts it was a
         # core member of, for the crew footprint
         # (and devices, keyed by `_device_key`, that such members ordered from: a phone farm's
@@ -424,21 +437,40 @@ class FakeReviews(Detector):
             bucket = s.buckets.get(key)
             if bucket:
                 cands.update(bucket)
+        found = 0
         for other in sorted(cands):
             osig = s.sigs.get(other)
             if osig is not None and MinHasher.similarity(sig, osig) >= self.dup_threshold:
                 s.nbrs.setdefault(r.rid, []).append(other)
                 s.nbrs.setdefault(other, []).append(r.rid)
+                found += 1
+        self._count_pairs(r.pol, r.ts, s.n_texts.get(r.pol, 0), found)
         s.sigs[r.rid] = sig
         for key in keys:
             s.buckets.setdefault(key, []).append(r.rid)
-        s.texts.append((r.ts, r.rid))
+        s.texts.append((r.ts, r.rid, r.pol))
+        s.n_texts[r.pol] = s.n_texts.get(r.pol, 0) + 1
         if len(s.texts) > self.max_texts:
             self._drop_text(s)
         return True
 
+    def _count_pairs(self, pol: int, ts: int, compared: int, matched: int) -> None:
+        """Add one text's comparisons with the seller's texts of its polarity, and how many of
+        them matched, to the marketplace's decayed pair counts (the copy null, `_copy_rate`)."""
+        seen, hits, t = self._pairs.get(pol, (0.0, 0.0, ts))
+        f = math.exp(-max(0, ts - t) / self._tau)
+        self._pairs[pol] = (seen * f + compared, hits * f + matched, max(t, ts))
+
+    def _copy_rate(self, pol: int) -> float:
+        """The chance that two texts of polarity ``pol`` at one seller match, fitted to the
+        traffic (a prior of ``copy_prior`` over ``copy_prior_pairs`` pairs while it is thin)."""
+        seen, hits, _ = self._pairs.get(pol, (0.0, 0.0, 0))
+        return ((hits + self.copy_prior * self.copy_prior_pairs)
+                / (seen + self.copy_prior_pairs))
+
     def _drop_text(self, s: _Seller) -> None:
-        _, rid = s.texts.popleft()
+        _, rid, pol = s.texts.popleft()
+        s.n_texts[pol] -= 1
         sig = s.sigs.pop(rid, None)
         if sig is not None:
             for key in self._hasher.band_keys(sig):
@@ -680,7 +712,12 @@ class FakeReviews(Detector):
         # so an episode with fewer than three texts has none (held-out world 11319 of issue 10:
         # a customer's text echoed the one other text in a text-less farm's wave and listed
         # its author at 0.81; the pair counted when the need fell to the texts there less one).
-        need = max(2, math.ceil(0.35 * (len(texted) - 1)))
+        # How many of the other texted members a copy must match: as many as honest texts,
+        # matching by their common phrases at the rate measured on the traffic, reach by chance
+        # only once in 10^copy_nlp (held-out world 11405 of issue 10: a farm writing in the
+        # customers' own phrases drew four texts sharing "second time buying here"; a customer
+        # who had written that phrase the day before matched all four and was listed at 0.90).
+        need = max(2, binomial_least(len(texted) - 1, self._copy_rate(ep.pol), self.copy_nlp))
         ids = set(ep.members)
         dup = {r.rid for r in texted if sum(o in ids for o in s.nbrs.get(r.rid, ())) >= need}
         # A phone farm's accounts order (camouflage, token purchases) from a handful of devices;
