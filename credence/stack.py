@@ -82,16 +82,33 @@ def _pid_alive(pid: int, marker: str) -> bool:
     return stat[0] != "Z" and marker in cmdline
 
 
-def _last_error(log: Path, start: int, limit: int = 400) -> str | None:
-    """The last ERROR or FATAL line a log gained after byte ``start`` (shortened), if any."""
+def _log_since(log: Path, start: int) -> list[str]:
+    """The lines a log gained after byte ``start`` (all of it if it rolled over meanwhile)."""
     try:
         with open(log, "rb") as f:
-            f.seek(start if log.stat().st_size >= start else 0)  # rolled over meanwhile
-            text = f.read().decode(errors="replace")
+            f.seek(start if log.stat().st_size >= start else 0)
+            return f.read().decode(errors="replace").splitlines()
     except OSError:
-        return None
-    found = [ln for ln in text.splitlines() if re.match(r"\[[^\]]*\] (ERROR|FATAL) ", ln)]
+        return []
+
+
+def _last_error(log: Path, start: int, limit: int = 400) -> str | None:
+    """The last ERROR or FATAL line a log gained after byte ``start`` (shortened), if any."""
+    found = [ln for ln in _log_since(log, start) if re.match(r"\[[^\]]*\] (ERROR|FATAL) ", ln)]
     return found[-1][:limit] if found else None
+
+
+def _startup_wait(log: Path, start: int) -> str | None:
+    """What the broker's startup still waits for, from the log it gained after byte ``start``
+    (its "Waiting for X" with no "Finished waiting for X" after it), if anything."""
+    waiting = None
+    for ln in _log_since(log, start):
+        m = re.search(r"\] (Waiting|Finished waiting) for (.+?) \(kafka\.", ln)
+        if m:
+            waiting = m.group(2) if m.group(1) == "Waiting" else None
+        elif "Transition from STARTING to STARTED" in ln:
+            waiting = None
+    return waiting
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -112,6 +129,7 @@ class Stack:
         u = urlparse(settings.redis)
         self.redis_host, self.redis_port = u.hostname or "127.0.0.1", u.port or 6379
         self.kdir = self.home / "kafka"
+        self._answer = ""  # the broker's last answer to admin's login while starting
         self.rdir = self.home / "redis"
 
     # ------------------------------------------------------------------ public
@@ -373,7 +391,10 @@ class Stack:
             # restarted after SIGKILL refuse every login until the run ended, with no more
             # than "did not accept admin's login" to go on).
             said = _last_error(server_log, log_start)
-            why = f"; the broker's last error: {said}" if said else ""
+            waits = _startup_wait(server_log, log_start)
+            why = (f"; its startup still waits for {waits}" if waits else "") + (
+                f"; admin's last login: {self._answer}" if self._answer else "") + (
+                f"; the broker's last error: {said}" if said else "")
             if proc.poll() is None and _port_open(self.kafka_host, self.kafka_port):
                 # Listening but refusing the login: say so, not "did not answer".
                 raise StackError(
@@ -391,11 +412,17 @@ class Stack:
 
         if not _port_open(self.kafka_host, self.kafka_port):
             return False
-        client = admin(self.admin_settings(), **{"socket.timeout.ms": 2000})
+        errors: list[str] = []
+        client = admin(self.admin_settings(), **{"socket.timeout.ms": 2000,
+                                                 "error_cb": lambda e: errors.append(e.str())})
         try:
             md = client.list_topics(timeout=2)
             return bool(md.brokers)
-        except KafkaException:
+        except KafkaException as e:
+            client.poll(0)  # serves error_cb
+            # Why, for the error of a start that never answers: the client's own errors (a
+            # refused login says so there) before the metadata timeout.
+            self._answer = (errors[-1] if errors else e.args[0].str())[:300]
             return False
 
     # ------------------------------------------------------------------ redis
