@@ -156,7 +156,8 @@ def users_add(
 
 @users_app.command("list")
 def users_list() -> None:
-    """List the principals: role, SCRAM credential on the broker, credential file."""
+    """List the principals: role, SCRAM credential on the broker, credential file (a removed
+    principal keeps a retired credential on the broker and has no file)."""
     from config import credentials
     from credence.security import SecurityError, scram_users
 
@@ -174,7 +175,8 @@ def users_list() -> None:
 
 @users_app.command("remove")
 def users_remove(name: Annotated[str, typer.Argument(help="user name")]) -> None:
-    """Delete a principal's SCRAM credential, its ACLs and its credential file."""
+    """End a principal: its SCRAM login (its credential becomes one of an unknown password),
+    its ACLs and its credential file."""
     from credence.security import SecurityError, remove_user
 
     s = settings()

@@ -494,21 +494,14 @@ def restart(service: str) -> Inject:
     broker's log directory, Redis's append-only file, which brings back every acknowledged
     write)."""
     def inject(arena: Arena, res: Result, rng: random.Random) -> None:
-        from credence.stack import Stack, StackError
+        from credence.stack import Stack
 
         arena.wait_share(rng.uniform(0.2, 0.4), STEP)
         stack = Stack(arena.admin)
         _fault(arena, res)
         stack.stop(service, kill=True, echo=lambda m: None)
         time.sleep(1.0)
-        try:
-            stack.start(service, echo=lambda m: None)
-        except StackError as e:
-            # A service that comes back unable to serve is the service's failure, not the
-            # pipeline's (CI once saw a broker restarted after SIGKILL refuse every login): an
-            # operator starts it again, and so does the scenario, saying so in its notes.
-            res.notes.append(f"{service} needed a second start: {e}")
-            stack.restart(service, kill=True, echo=lambda m: None)
+        stack.start(service, echo=lambda m: None)
         if service == "redis":
             arena.grant_redis()
         t = time.monotonic()

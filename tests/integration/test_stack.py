@@ -33,6 +33,18 @@ def _free_pair() -> int:
     raise RuntimeError("no three consecutive free ports")
 
 
+def _visited_first(names: list[str]) -> str:
+    """A user name that a Java HashMap of 16 buckets holding ``names`` visits before them."""
+
+    def bucket(text: str) -> int:
+        h = 0
+        for ch in text:
+            h = (31 * h + ord(ch)) & 0xFFFFFFFF  # String.hashCode
+        return (h ^ (h >> 16)) & 15  # HashMap.hash, table of 16
+    first = min(map(bucket, names))
+    return next(f"gone{i}" for i in range(10_000) if bucket(f"gone{i}") < first)
+
+
 def _credence(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "credence.cli", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
@@ -56,13 +68,24 @@ def test_up_twice_status_down(tmp_path: Path):
         assert "users  admin, agency, inspector, lender, platform, worker" in up.stdout
         again = _credence(["stack", "up"], env)
         assert again.returncode == 0 and again.stdout.count("already running") == 2, again.stdout
+        # A removed user must not take the others with it when the broker replays its metadata
+        # log from the start (no snapshot yet): Kafka 3.9 loses every SCRAM credential when it
+        # meets first a deletion of a user name its hash map visits first (KAFKA-20774), so the
+        # name is one that Java's HashMap puts before every principal.
+        gone = _visited_first(["admin", "agency", "inspector", "lender", "platform", "worker"])
+        assert _credence(["users", "add", gone, "--role", "lender"], env).returncode == 0
+        removed = _credence(["users", "remove", gone], env)
+        assert removed.returncode == 0, removed.stderr
         # Stopped and started again, the broker still knows the principals (their SCRAM
         # credentials are in its metadata) and Redis its users (ACL file).
         assert _credence(["stack", "down"], env).returncode == 0
         restarted = _credence(["stack", "up"], env)
         assert restarted.returncode == 0 and restarted.stdout.count("started on") == 2, \
             restarted.stderr
-        assert _credence(["users", "list"], env).stdout.count(" scram ") == 6
+        listed = _credence(["users", "list"], env).stdout.splitlines()
+        assert sum(" scram " in line and line.endswith(".env") for line in listed) == 6
+        # The removed user's credential was retired, not deleted: listed, with no file.
+        assert [line for line in listed if line.startswith(gone + " ")][0].endswith("(no file)")
         status = _credence(["stack", "status"], env)
         assert status.returncode == 0 and status.stdout.count("running (pid") == 2
         pids = [int(line.split("(pid ")[1].split(")")[0]) for line in status.stdout.splitlines()]
