@@ -33,8 +33,8 @@ The *behaviour* ``B`` is what tells puppets from loyal customers, employees or a
   the stream after its warm-up, against the market's share (capped: a returning customer looks
   new too);
 * **waves**: orders that join another place's earlier order within ``wave_ms`` / 2,
-  ``wave_ms`` or 3 ``wave_ms`` (a pair counts once), against what the cohort's daily volume spread over the market's hour-of-day
-  profile predicts; members on one card or address are one place (colleagues and households
+  ``wave_ms`` or 3 ``wave_ms`` (a pair counts once), against what the cohort's daily volume
+  spread over the market's hour-of-day profile predicts; members on one card or address are one place (colleagues and households
   order together);
 * **amounts** (per unit: amount / quantity): members most of whose amounts are as isolated
   among the seller's other orders as the rarest ``low_quantile`` of those orders are (made-up
@@ -1124,9 +1124,9 @@ class PuppetCohort(Detector):
 
     def _waves(self, members: list[str], pairs: dict[str, list[Any]],
                flags: dict[str, set[str]]) -> float:
-        """Orders joining another place's earlier order within a wave's width, against the seller-day
-        volume of the cohort spread over the market's hours of the day; the best of the widths
-        ``wave_ms`` / 2, ``wave_ms`` and 3 ``wave_ms``, corrected for trying three.
+        """Orders joining another place's earlier order within a wave's width, against the
+        seller-day volume of the cohort spread over the market's hours of the day; the best of
+        the widths ``wave_ms`` / 2, ``wave_ms`` and 3 ``wave_ms``, corrected for trying three.
 
         Places, not accounts: colleagues on one company card and address order when the office
         does, a household when it shops together, so their orders' closeness is explained by
