@@ -34,8 +34,8 @@ The *behaviour* ``B`` is what tells puppets from loyal customers, employees or a
   new too);
 * **waves**: orders that join another place's earlier order within ``wave_ms`` / 2,
   ``wave_ms`` or 3 ``wave_ms`` (a pair counts once), against what the cohort's daily volume
-  spread over the market's hour-of-day profile predicts; members on one card or address are one place (colleagues and households
-  order together);
+  spread over the market's hour-of-day profile predicts; members on one card or address are
+  one place (colleagues and households order together);
 * **amounts** (per unit: amount / quantity): members most of whose amounts are as isolated
   among the seller's other orders as the rarest ``low_quantile`` of those orders are (made-up
   sums; an office ordering five of an item is no such sum; a crew buying the hero item at
