@@ -199,7 +199,7 @@ class _Seller:
     texts: deque[tuple[int, str, int]] = field(default_factory=deque)
     n_texts: dict[int, int] = field(default_factory=dict)
     sigs: dict[str, np.ndarray] = field(default_factory=dict)
-    buckets: dict[tuple[int, ...], list[str]] = field(default_factory=dict)
+    buckets: dict[tuple[int, ...], list[str]] = field(default_factory=dict)  # (pol, band, ...)
     nbrs: dict[str, list[str]] = field(default_factory=dict)  # near-duplicate texts
     episodes: dict[int, _Episode] = field(default_factory=dict)
     victim_until: int = -1
@@ -432,7 +432,7 @@ class FakeReviews(Detector):
         if sig is None:
             return False
         cands: set[str] = set()
-        keys = self._hasher.band_keys(sig)
+        keys = self._text_keys(sig, r.pol)
         for key in keys:
             bucket = s.buckets.get(key)
             if bucket:
@@ -454,6 +454,12 @@ class FakeReviews(Detector):
             self._drop_text(s)
         return True
 
+    def _text_keys(self, sig: np.ndarray, pol: int) -> list[tuple[int, ...]]:
+        """LSH band keys within one polarity: a text is compared only with the seller's texts of
+        its own polarity (an episode is of one), so what it matches and how many it was
+        compared with (the copy null's two counts) are of the same texts."""
+        return [(pol, *key) for key in self._hasher.band_keys(sig)]
+
     def _count_pairs(self, pol: int, ts: int, compared: int, matched: int) -> None:
         """Add one text's comparisons with the seller's texts of its polarity, and how many of
         them matched, to the marketplace's decayed pair counts (the copy null, `_copy_rate`)."""
@@ -473,7 +479,7 @@ class FakeReviews(Detector):
         s.n_texts[pol] -= 1
         sig = s.sigs.pop(rid, None)
         if sig is not None:
-            for key in self._hasher.band_keys(sig):
+            for key in self._text_keys(sig, pol):
                 bucket = s.buckets.get(key)
                 if bucket is not None:
                     bucket.remove(rid)

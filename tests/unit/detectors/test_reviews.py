@@ -542,3 +542,19 @@ def test_a_token_purchase_from_a_farms_phone_verifies_nothing():
     assert not about(run(FakeReviews(device_crowd=99), _token_wave(devices=2).sorted()), "client")
     assert not about(run(FakeReviews(), _token_wave(devices=4).sorted()), "client")  # couples
     assert not about(run(FakeReviews(), _token_wave(devices=16).sorted()), "client")
+
+
+def test_the_copy_null_counts_matches_and_comparisons_of_one_polarity():
+    """The pair rate behind a copy (`copy_nlp`) is matches over comparisons among texts of one
+    polarity: a 1-star text sharing its words with a 5-star one ("... as described ...") is
+    neither a comparison nor a match of either."""
+    det = FakeReviews()
+    t0 = 1_790_000_000_000
+    said = "the item was exactly as described and the delivery was quick"
+    for k, (rating, text) in enumerate([(1, said.replace("exactly", "not")), (5, said),
+                                        (5, said.replace("quick", "fast"))]):
+        det.observe(Review(review_id=f"r{k}", seller_id="s1", reviewer_id=f"u{k}", rating=rating,
+                           ts=t0 + k * 60_000, text=text))
+    seen, hits, _ = det._pairs[1]
+    assert (seen, hits) == (1.0, 1.0)  # the second 5-star text against the first
+    assert det._pairs[-1][:2] == (0.0, 0.0)
