@@ -92,17 +92,17 @@ def _log_since(log: Path, start: int) -> list[str]:
         return []
 
 
-def _last_error(log: Path, start: int, limit: int = 400) -> str | None:
-    """The last ERROR or FATAL line a log gained after byte ``start`` (shortened), if any."""
-    found = [ln for ln in _log_since(log, start) if re.match(r"\[[^\]]*\] (ERROR|FATAL) ", ln)]
+def _last_error(lines: list[str], limit: int = 400) -> str | None:
+    """The last ERROR or FATAL line of a broker's log lines (shortened), if any."""
+    found = [ln for ln in lines if re.match(r"\[[^\]]*\] (ERROR|FATAL) ", ln)]
     return found[-1][:limit] if found else None
 
 
-def _startup_wait(log: Path, start: int) -> str | None:
-    """What the broker's startup still waits for, from the log it gained after byte ``start``
-    (its "Waiting for X" with no "Finished waiting for X" after it), if anything."""
+def _startup_wait(lines: list[str]) -> str | None:
+    """What the broker's startup still waits for, from its log lines (its "Waiting for X" with
+    no "Finished waiting for X" after it), if anything."""
     waiting = None
-    for ln in _log_since(log, start):
+    for ln in lines:
         m = re.search(r"\] (Waiting|Finished waiting) for (.+?) \(kafka\.", ln)
         if m:
             waiting = m.group(2) if m.group(1) == "Waiting" else None
@@ -390,8 +390,8 @@ class Stack:
             # The broker's own last error of this start says why (a CI run once saw a broker
             # restarted after SIGKILL refuse every login until the run ended, with no more
             # than "did not accept admin's login" to go on).
-            said = _last_error(server_log, log_start)
-            waits = _startup_wait(server_log, log_start)
+            lines = _log_since(server_log, log_start)
+            said, waits = _last_error(lines), _startup_wait(lines)
             why = (f"; its startup still waits for {waits}" if waits else "") + (
                 f"; admin's last login: {self._answer}" if self._answer else "") + (
                 f"; the broker's last error: {said}" if said else "")
