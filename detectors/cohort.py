@@ -194,6 +194,7 @@ class _Assessment:
     members: list[str]
     linked: str | None = None  # the other seller whose shared repeat buyers these are
     paired: bool = False  # linked by buyers who split their orders over the two sellers
+    partner: str | None = None  # the seller where most members were proven a crew
 
 
 class PuppetCohort(Detector):
@@ -238,6 +239,17 @@ class PuppetCohort(Detector):
       buyers two sellers share so are judged as a cohort where their number is unlikely under
       the configuration model of such splits, raised ``co_margin`` times (held-out worlds
       10810 and 10906 of issue 10: crews of one or two orders per account at each client).
+    * ``partner_balance`` [0.5], ``partner_share`` [0.2]: a cohort proven at one seller
+      (past every gate, at least ``full``: score 0.8) is a crew; where most members of a
+      cohort at another seller are that crew, and place there at least ``partner_balance`` of
+      what they place at the proven seller and ``partner_share`` of the seller's orders, the
+      seller is the crew's second client, not a shop it buys camouflage from (popular, where
+      the crew is a sliver of the sales): its own behaviour gate is waived, its volume gate
+      and surprise stay (held-out worlds 11701 and 11700 of issue 10: crews of 8 and 28
+      accounts splitting their orders evenly over two clients at each one's own prices; the
+      cohort at one client scored 11.9 and 18.4, at the other its behaviour reached 3.4 and
+      0.7 against the gate's 4, and that client was never listed). A seller a proven crew
+      buys from that much is inflated by it, whoever asked.
     * ``crew_min`` [0.35], ``crew_share`` [0.05]: the member score (every trait counted in
       full) that marks an account as a crew member for ``window_ms``, and the least share of
       another seller's orders the marked accounts must make there to be judged as its crew.
@@ -297,7 +309,8 @@ class PuppetCohort(Detector):
                  split_share: float = 0.5,
                  crew_min: float = 0.35, crew_share: float = 0.05, sharing_mark: float = 4.0,
                  trait_min: float = 1.0, unshown_worth: float = 0.5, loner_cap: float = 0.25,
-                 majority: float = 0.5,
+                 majority: float = 0.5, partner_balance: float = 0.5,
+                 partner_share: float = 0.2,
                  arrival_warmup_ms: int = 7 * DAY_MS, late_p: float = 0.2,
                  cap_volume: float = 10.0, cap_devotion: float = 4.0, cap_praise: float = 4.0,
                  cap_behaviour: float = 8.0, cap_identity: float = 8.0,
@@ -347,6 +360,8 @@ class PuppetCohort(Detector):
         self.unshown_worth = float(unshown_worth)
         self.loner_cap = float(loner_cap)
         self.majority = float(majority)
+        self.partner_balance = float(partner_balance)
+        self.partner_share = float(partner_share)
         self.min_volume = float(min_volume)
         self.min_behaviour = float(min_behaviour)
         self.w_volume = float(w_volume)
@@ -387,6 +402,8 @@ class PuppetCohort(Detector):
         self._last: dict[str, tuple[float, frozenset[str], int]] = {}
         # account → seller → when a cohort finding there last marked it as a crew member
         self._crew: dict[str, dict[str, int]] = {}
+        # seller → (when, members) of the last cohort proven there (`_partner`)
+        self._proven: dict[str, tuple[int, frozenset[str]]] = {}
         # market nulls (refitted)
         self._phi: dict[int, float] = {}
         self._phi_all = 0.01
@@ -611,6 +628,8 @@ class PuppetCohort(Detector):
                     self._registered.pop(who, None)
             for s in [k for k, v in self._last.items() if v[2] < cut]:
                 del self._last[s]
+            for key in [k for k, v in self._proven.items() if v[0] < cut]:
+                del self._proven[key]
             for who in list(self._crew):
                 marks = {x: t for x, t in self._crew[who].items() if t >= cut}
                 if marks:
@@ -815,11 +834,32 @@ class PuppetCohort(Detector):
         members = [b for b in shared if devotion[b] >= self.min_devotion]
         if len(members) < self.min_cohort:
             return None
+        partner = self._partner(s, members, now, o)
         a = self._assess(s, members, devotion, now, kind, volume=min(self.cap_volume, volume),
-                         looks=looks)
+                         looks=looks, partner=partner)
         if a is None:
             return None
         return replace(a, expected=chance, linked=o, paired=kind == "split"), group, devotion
+
+    def _partner(self, s: str, members: list[str], now: int, o: str | None = None
+                 ) -> str | None:
+        """The seller (``o``, or any) where most of ``members`` were proven a crew, when they
+        buy at ``s`` as at its second client (``partner_balance``, ``partner_share``)."""
+        cut = now - self.window_ms
+        mset = set(members)
+        for x in ([o] if o is not None else sorted(self._proven)):
+            proven = self._proven.get(x)
+            if x == s or proven is None or proven[0] < cut:
+                continue
+            crew = sorted(mset & proven[1])
+            if len(crew) < max(self.min_cohort, self.majority * len(members)):
+                continue
+            here = sum(self._pair[(b, s)][_N] for b in crew)
+            there = sum(self._pair[(b, x)][_N] for b in crew if (b, x) in self._pair)
+            if (here >= self.partner_balance * there
+                    and here >= self.partner_share * self._sorders.get(s, here)):
+                return x
+        return None
 
     def _group_devotion(self, b: str, group: list[str]) -> float:
         own = sum(self._pair[(b, g)][_N] for g in group if (b, g) in self._pair)
@@ -852,6 +892,10 @@ class PuppetCohort(Detector):
         if score < self.emit_min:
             return None
         finding, marks = self._finding(s, best, score, group, devotion)
+        if best.partner is None and best.surprise >= self.full:
+            # a crew proven here: the other clients it may serve are judged next
+            self._proven[s] = (finding.ts, frozenset(best.members))
+            self._dirty.update(x for x in (best.linked, *group[1:]) if x is not None)
         for b, v in marks.items():
             if v >= self.crew_min:
                 self._crew.setdefault(b, {})[s] = finding.ts
@@ -874,7 +918,8 @@ class PuppetCohort(Detector):
         if len(members) > self.max_cohort:
             members = sorted(sorted(members, key=lambda b: (-self._pair[(b, s)][_N], b))
                              [:self.max_cohort])
-        best = self._assess(s, members, devotion, now, "cohort")
+        best = self._assess(s, members, devotion, now, "cohort",
+                            partner=self._partner(s, members, now))
         # A crew's second client: the crew is diluted there by the client's own regulars, so
         # the whole cohort may not stand out; the members a judgement at *another* seller has
         # already marked as the crew are judged on their own (a subset chosen without looking
@@ -885,15 +930,18 @@ class PuppetCohort(Detector):
         if len(crew) >= self.min_cohort and len(crew) < len(members):
             orders = sum(self._pair[(b, s)][_N] for b in crew)
             if orders >= self.crew_share * self._sorders.get(s, orders):
-                best = self._assess(s, crew, devotion, now, "crew")
+                best = self._assess(s, crew, devotion, now, "crew",
+                                    partner=self._partner(s, crew, now))
         if best is None:
             return self._linked(s, cand, now)
         return best, group, devotion
 
     def _assess(self, s: str, members: list[str], devotion: dict[str, float], now: int,
-                kind: str, volume: float | None = None, looks: int = 0) -> _Assessment | None:
+                kind: str, volume: float | None = None, looks: int = 0,
+                partner: str | None = None) -> _Assessment | None:
         """The surprise of one cohort at ``s`` against every null; None when a gate holds it.
-        ``looks``: the pair cohorts judged at ``s`` besides its own cohort (`_pair_cohort`)."""
+        ``looks``: the pair cohorts judged at ``s`` besides its own cohort (`_pair_cohort`);
+        ``partner``: the seller where its members were proven a crew (`_partner`)."""
         plain = sum(1 for b in members if self._devotion(b, s) >= self.min_devotion)
         pairs = {b: self._pair[(b, s)] for b in members}
         k = len(members)
@@ -983,14 +1031,15 @@ class PuppetCohort(Detector):
         # for the pairs tried.
         looked = math.log10(1 + looks)
         surprise -= looked
-        gated = nlp["volume"] < self.min_volume or behaviour - looked < self.min_behaviour
+        gated = nlp["volume"] < self.min_volume or (
+            partner is None and behaviour - looked < self.min_behaviour)
         if self.trace is not None:
             self.trace.append((s if kind == "cohort" else f"{s}:{kind}", now, len(members),
                                dict(nlp), -surprise if gated else surprise))
         if gated:
             return None
         return _Assessment(surprise, nlp, flags, pairs, expected, n_buyers, orders, mean_dev,
-                           members)
+                           members, partner=partner)
 
     def _arrival(self, s: str, members: list[str], pairs: dict[str, list[Any]], now: int,
                  flags: dict[str, set[str]]) -> float:
@@ -1386,12 +1435,15 @@ class PuppetCohort(Detector):
                  "unshipped": "orders left unshipped", "praise": "5-star reviews",
                  "devices": "shared devices", "identity": "shared cards, addresses or IPs"}
         reasons = ("puppet_cohort", *(("cohort_linked",) if a.linked else ()),
+                   *(("cohort_partner",) if a.partner is not None else ()),
                    *(f"cohort_{k}" for k in named))
         share = orders / max(1, self._sorders.get(s, orders))
         such = (f"buyers of seller {a.linked} too, most of their orders at the two, about "
                 f"{expected:.1f} expected by chance" if a.paired
                 else f"repeat buyers of seller {a.linked} too, about {expected:.1f} expected by "
                      "chance" if a.linked else f"about {expected:.1f} such buyers expected")
+        if a.partner is not None:
+            such += f"; a crew proven at seller {a.partner}"
         summary = (f"{len(members)} accounts that buy little elsewhere placed {orders} orders "
                    f"at seller {s} ({share:.0%} of its orders in "
                    f"{self.window_ms // DAY_MS} days; {such})"
@@ -1413,4 +1465,5 @@ class PuppetCohort(Detector):
                        accounts=accounts, evidence=evidence, reasons=reasons), marks
 
     def state_size(self) -> int:
-        return len(self._q) + len(self._rq) + len(self._seen) + len(self._holders)
+        return (len(self._q) + len(self._rq) + len(self._seen) + len(self._holders)
+                + len(self._proven))

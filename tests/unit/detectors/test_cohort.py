@@ -8,6 +8,7 @@ import random
 from detectors.cohort import PuppetCohort
 from tests.fixtures.cases import (
     crew_serving_two_clients,
+    crew_split_evenly_at_its_clients_prices,
     crew_split_over_two_clients_vs_office,
     customers_in_a_crews_waves,
     digital_shop_with_regulars,
@@ -383,3 +384,21 @@ def test_chance_pairs_of_loyal_customers_are_no_waves():
     assert _wave_nlp(_LOYAL) < 3.0  # 5.3 when a pair counted twice
     crew = [(d, 10 + k / 6, k) for d in range(27, 32) for k in range(5)]  # 5 places, 40 min
     assert _wave_nlp(crew + _LOYAL) > 6.0
+
+
+def test_a_crews_second_client_needs_no_gate_of_its_own_where_it_buys_as_there():
+    """Golden case crew_split_evenly_at_its_clients_prices (held-out world 11701 of issue 10):
+    a crew proven at one client (one sum, 5-star reviews) splits its orders evenly over a
+    second one, where it pays the client's own price and reviews as its customers do. Its
+    behaviour there stays under the cohort's gate; as the proven crew's second client
+    (``partner_balance``, ``partner_share``) the seller is found on the pair's volume and
+    devotion. The popular shops the crew buys camouflage from are not."""
+    events = events_of(crew_split_evenly_at_its_clients_prices)
+    top = _top(run(PuppetCohort(), events))
+    assert top.get("s049", 0) >= 0.8 and top.get("s040", 0) >= 0.8
+    assert not {"s011", "s006", "s024", "s003", "s034", "s017"} & set(top)
+    # without the partner rule the second client is never alerted
+    blind = _top(run(PuppetCohort(partner_share=2.0), events))
+    assert blind.get("s049", 0) >= 0.8 and "s040" not in blind
+    # nor when the crew places too little there (half of what it places at the proven one)
+    assert "s040" not in _top(run(PuppetCohort(partner_balance=2.0), events))
