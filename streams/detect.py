@@ -30,7 +30,7 @@ from streams.snapshot import seal, unseal
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 17  # bump when the engine state changes shape (3: sealed, no settings;
+SNAPSHOT_VERSION = 18  # bump when the engine state changes shape (3: sealed, no settings;
 #                        4: cohort detector gained sharing_mark; 5: sock_puppets links (IP, seller);
 #                        6: cohort detector gained trait_min and unshown_worth;
 #                        7: fake_reviews keeps the devices accounts order from;
@@ -44,7 +44,9 @@ SNAPSHOT_VERSION = 17  # bump when the engine state changes shape (3: sealed, no
 #                        15: cohort gained the crew's habits (majority), linked repeat buyers
 #                            (co_margin, the repeat edges' rate) and hollow orders (items);
 #                        16: cohort keeps each buyer's sellers and the pairs buyers split over;
-#                        17: sock_puppets keeps the clusters behaving as puppets per seller)
+#                        17: sock_puppets keeps the clusters behaving as puppets per seller;
+#                        18: cohort keeps the crews proven per seller (partner_balance,
+#                            partner_share); circular_trading's drift 0.45 and full 3.5)
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:
