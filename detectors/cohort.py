@@ -196,6 +196,18 @@ class _Assessment:
     paired: bool = False  # linked by buyers who split their orders over the two sellers
     partner: str | None = None  # the seller where most members were proven a crew
 
+def _stronger(a: _Assessment | None, b: _Assessment | None) -> _Assessment | None:
+    """The assessment of the larger surprise (either may be None)."""
+    return b if a is None or (b is not None and b.surprise > a.surprise) else a
+
+
+_Found = tuple[_Assessment, list[str], dict[str, float]]
+
+
+def _stronger_found(a: _Found | None, b: _Found | None) -> _Found | None:
+    """The judgement (assessment, group, devotion) of the larger surprise (either may be None)."""
+    return b if a is None or (b is not None and b[0].surprise > a[0].surprise) else a
+
 
 class PuppetCohort(Detector):
     """A seller's cohort of devoted repeat buyers, tested against market and seller nulls.
@@ -789,7 +801,7 @@ class PuppetCohort(Detector):
         return sorted((o for o, k in counts.items() if k >= need),
                       key=lambda o: (-counts[o], o))[:self.max_siblings]
 
-    def _linked(self, s: str, cand: set[str], now: int
+    def _linked(self, s: str, cand: set[str], now: int, waive: bool = False
                 ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
         """The repeat buyers ``s`` shares with one other seller, judged on their own where
         their number is unlikely by chance (held-out world 10613 of issue 10: in a market whose
@@ -818,13 +830,13 @@ class PuppetCohort(Detector):
             # what the alert names as expected: shared repeat buyers by chance
             chance = self._co_rate * len(cand) * len(self._cand.get(o, ()))
             found = self._pair_cohort(s, o, shared, volume, chance, now, "linked",
-                                      looks=min(len(tried), self.max_siblings))
+                                      looks=min(len(tried), self.max_siblings), waive=waive)
             if found is not None and (best is None or found[0].surprise > best[0].surprise):
                 best = found
         return best
 
     def _pair_cohort(self, s: str, o: str, shared: list[str], volume: float, chance: float,
-                     now: int, kind: str, looks: int
+                     now: int, kind: str, looks: int, waive: bool = False
                      ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
         """The buyers ``shared`` by ``s`` and ``o`` that are devoted to the two, judged as a
         cohort of the pair at ``s`` with ``volume`` as its volume (`_linked`, `_split`), one
@@ -834,12 +846,23 @@ class PuppetCohort(Detector):
         members = [b for b in shared if devotion[b] >= self.min_devotion]
         if len(members) < self.min_cohort:
             return None
-        partner = self._partner(s, members, now, o)
+        partner = self._partner(s, members, now, o) if waive else None
         a = self._assess(s, members, devotion, now, kind, volume=min(self.cap_volume, volume),
                          looks=looks, partner=partner)
         if a is None:
             return None
         return replace(a, expected=chance, linked=o, paired=kind == "split"), group, devotion
+
+    def _crews_here(self, s: str, now: int) -> bool:
+        """Whether a crew proven at another seller within the window has ``min_cohort`` of its
+        members among ``s``'s buyers (else no cohort at ``s`` can be its second client)."""
+        buyers = self._buyers_of.get(s)
+        if not buyers:
+            return False
+        cut = now - self.window_ms
+        return any(x != s and t >= cut
+                   and sum(1 for b in members if b in buyers) >= self.min_cohort
+                   for x, (t, members) in self._proven.items())
 
     def _partner(self, s: str, members: list[str], now: int, o: str | None = None
                  ) -> str | None:
@@ -865,7 +888,7 @@ class PuppetCohort(Detector):
         own = sum(self._pair[(b, g)][_N] for g in group if (b, g) in self._pair)
         return own / max(1, self._orders.get(b, 1))
 
-    def _split(self, s: str, now: int
+    def _split(self, s: str, now: int, waive: bool = False
                ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
         """The buyers ``s`` shares with one other seller, over which they split most of their
         orders (`_pairs_split`), judged as a cohort of the two where their number is unlikely
@@ -876,7 +899,7 @@ class PuppetCohort(Detector):
         for o, (buyers, volume, chance) in sorted(paired.items()):
             live = [b for b in buyers if (b, s) in self._pair and (b, o) in self._pair]
             found = self._pair_cohort(s, o, live, volume, chance, now, "split",
-                                      looks=len(paired))
+                                      looks=len(paired), waive=waive)
             if found is not None and (best is None or found[0].surprise > best[0].surprise):
                 best = found
         return best
@@ -885,6 +908,11 @@ class PuppetCohort(Detector):
         found = self._judge_repeats(s, now)
         if found is None:
             found = self._split(s, now)
+        if found is None and self._crews_here(s, now):
+            # No cohort stands out on its own: judged again as a proven crew's second client
+            # (`_partner`), every path, the strongest kept.
+            found = _stronger_found(self._judge_repeats(s, now, waive=True),
+                                    self._split(s, now, waive=True))
         if found is None:
             return None
         best, group, devotion = found
@@ -901,10 +929,11 @@ class PuppetCohort(Detector):
                 self._crew.setdefault(b, {})[s] = finding.ts
         return finding
 
-    def _judge_repeats(self, s: str, now: int
+    def _judge_repeats(self, s: str, now: int, waive: bool = False
                        ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
         """The seller's devoted repeat buyers: the whole cohort, the crew another seller's
-        cohort marked, or the repeat buyers it shares with one other seller."""
+        cohort marked, or the repeat buyers it shares with one other seller; with ``waive``
+        (`_judge`), the best of the three judged as a proven crew's second client."""
         cand = self._cand.get(s)
         if not cand or len(cand) < self.min_cohort:
             return None
@@ -919,22 +948,24 @@ class PuppetCohort(Detector):
             members = sorted(sorted(members, key=lambda b: (-self._pair[(b, s)][_N], b))
                              [:self.max_cohort])
         best = self._assess(s, members, devotion, now, "cohort",
-                            partner=self._partner(s, members, now))
+                            partner=self._partner(s, members, now) if waive else None)
         # A crew's second client: the crew is diluted there by the client's own regulars, so
         # the whole cohort may not stand out; the members a judgement at *another* seller has
         # already marked as the crew are judged on their own (a subset chosen without looking
         # at this seller, so one more test, not a search: log10 2 is its whole cost).
         # Only when the whole cohort does not stand out: where it does, it is the evidence.
-        crew = [] if best is not None else [
+        crew = [] if best is not None and not waive else [
             b for b in members if any(x != s for x in self._crew.get(b, ()))]
         if len(crew) >= self.min_cohort and len(crew) < len(members):
             orders = sum(self._pair[(b, s)][_N] for b in crew)
             if orders >= self.crew_share * self._sorders.get(s, orders):
-                best = self._assess(s, crew, devotion, now, "crew",
-                                    partner=self._partner(s, crew, now))
-        if best is None:
-            return self._linked(s, cand, now)
-        return best, group, devotion
+                best = _stronger(best, self._assess(
+                    s, crew, devotion, now, "crew",
+                    partner=self._partner(s, crew, now) if waive else None))
+        found = None if best is None else (best, group, devotion)
+        if best is None or waive:
+            found = _stronger_found(found, self._linked(s, cand, now, waive))
+        return found
 
     def _assess(self, s: str, members: list[str], devotion: dict[str, float], now: int,
                 kind: str, volume: float | None = None, looks: int = 0,
