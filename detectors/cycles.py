@@ -136,7 +136,9 @@ class CircularTrading(Detector):
             cycle reached 1.8, and a five-seller ring with hops of up to 64 h sat at 4.6;
             held-out world 11806 of issue 10, a four-seller ring with hops of up to 66 h and
             30 % noise, chained four rounds against 0.13 expected, 3.9, and was never listed
-            at 4.5; on 19 burned worlds of 11600-11719 no honest cycle passed 0.9) ...
+            at 4.5; replayed alone on 19 burned worlds of 11600-11719 at these defaults, every
+            ring of 3+ sellers reached 5.2 or more and no honest cycle of 3+ sellers was
+            found at all; honest two-seller cycles reached 3.3, judged by ``full_two``) ...
         full_two: ... and a two-seller cycle (14: reciprocal trade is common and innocent).
         memory_days: how long closures count as rounds (28).
         max_closures: closures remembered per cycle (64).
