@@ -201,6 +201,7 @@ def _stronger(a: _Assessment | None, b: _Assessment | None) -> _Assessment | Non
     return b if a is None or (b is not None and b.surprise > a.surprise) else a
 
 
+#: a judgement at a seller: the assessment, the seller and its siblings, each member's devotion
 _Found = tuple[_Assessment, list[str], dict[str, float]]
 
 
@@ -256,8 +257,9 @@ class PuppetCohort(Detector):
       cohort at another seller are that crew, and place there at least ``partner_balance`` of
       what they place at the proven seller and ``partner_share`` of the seller's orders, the
       seller is the crew's second client, not a shop it buys camouflage from (popular, where
-      the crew is a sliver of the sales): its own behaviour gate is waived, its volume gate
-      and surprise stay (held-out worlds 11701 and 11700 of issue 10: crews of 8 and 28
+      the crew is a sliver of the sales). Where no cohort at the seller passes on its own, it
+      is judged again as such, every path, with its own behaviour gate waived and its volume
+      gate and surprise kept, the strongest taken (held-out worlds 11701 and 11700 of issue 10: crews of 8 and 28
       accounts splitting their orders evenly over two clients at each one's own prices; the
       cohort at one client scored 11.9 and 18.4, at the other its behaviour reached 3.4 and
       0.7 against the gate's 4, and that client was never listed). A seller a proven crew
@@ -802,7 +804,7 @@ class PuppetCohort(Detector):
                       key=lambda o: (-counts[o], o))[:self.max_siblings]
 
     def _linked(self, s: str, cand: set[str], now: int, waive: bool = False
-                ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
+                ) -> _Found | None:
         """The repeat buyers ``s`` shares with one other seller, judged on their own where
         their number is unlikely by chance (held-out world 10613 of issue 10: in a market whose
         buyers keep favourites, a ring of 16 aged accounts ordering in daily waves at two
@@ -820,7 +822,7 @@ class PuppetCohort(Detector):
         if not tried:
             return None
         cost = math.log10(len(tried)) + math.log10(2)
-        best: tuple[_Assessment, list[str], dict[str, float]] | None = None
+        best: _Found | None = None
         for o in tried[:self.max_siblings]:
             mu = self.co_margin * self._co_rate * len(cand) * len(self._cand.get(o, ()))
             volume = poisson_tail_nlp(counts[o], mu) - cost
@@ -837,7 +839,7 @@ class PuppetCohort(Detector):
 
     def _pair_cohort(self, s: str, o: str, shared: list[str], volume: float, chance: float,
                      now: int, kind: str, looks: int, waive: bool = False
-                     ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
+                     ) -> _Found | None:
         """The buyers ``shared`` by ``s`` and ``o`` that are devoted to the two, judged as a
         cohort of the pair at ``s`` with ``volume`` as its volume (`_linked`, `_split`), one
         of ``looks`` pairs whose cohorts are judged there."""
@@ -889,12 +891,12 @@ class PuppetCohort(Detector):
         return own / max(1, self._orders.get(b, 1))
 
     def _split(self, s: str, now: int, waive: bool = False
-               ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
+               ) -> _Found | None:
         """The buyers ``s`` shares with one other seller, over which they split most of their
         orders (`_pairs_split`), judged as a cohort of the two where their number is unlikely
         by chance: a company's employees buying from two suppliers split too, but are old,
         ship and pay ordinary sums."""
-        best: tuple[_Assessment, list[str], dict[str, float]] | None = None
+        best: _Found | None = None
         paired = self._paired.get(s, {})
         for o, (buyers, volume, chance) in sorted(paired.items()):
             live = [b for b in buyers if (b, s) in self._pair and (b, o) in self._pair]
@@ -930,7 +932,7 @@ class PuppetCohort(Detector):
         return finding
 
     def _judge_repeats(self, s: str, now: int, waive: bool = False
-                       ) -> tuple[_Assessment, list[str], dict[str, float]] | None:
+                       ) -> _Found | None:
         """The seller's devoted repeat buyers: the whole cohort, the crew another seller's
         cohort marked, or the repeat buyers it shares with one other seller; with ``waive``
         (`_judge`), the best of the three judged as a proven crew's second client."""
