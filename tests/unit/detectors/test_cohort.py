@@ -402,3 +402,26 @@ def test_a_crews_second_client_needs_no_gate_of_its_own_where_it_buys_as_there()
     assert blind.get("s049", 0) >= 0.8 and "s040" not in blind
     # nor when the crew places too little there (half of what it places at the proven one)
     assert "s040" not in _top(run(PuppetCohort(partner_balance=2.0), events))
+
+
+def test_a_second_client_left_before_the_crew_was_proven_is_judged_again():
+    """Golden case ring_gone_from_its_second_client (held-out world 12002 of issue 10): the
+    ring stopped buying at s82737 on the sixth day, the day its cohort at s36790 was proven;
+    s82737 had last been judged before, and only three of the six accounts that bought there
+    are in the proven cohort. The proof makes the crew's other sellers be judged again, three
+    of a proven crew (a majority of the cohort) are that crew, and the cohort's own orders
+    weigh its balance between the two. With four required (``partner_overlap``, the cohort
+    minimum it used to be) s82737 is never alerted."""
+    from pathlib import Path
+
+    from credence.contract import parse_event
+
+    case = Path(__file__).resolve().parents[2] / "fixtures" / "ring_gone_from_its_second_client"
+    events = [parse_event(line) for line in (case / "events.jsonl").read_bytes().splitlines()]
+    found = run(PuppetCohort(), events)
+    top = _top(found)
+    assert top.get("s36790", 0) >= 0.8 and top.get("s82737", 0) >= 0.7
+    assert all("cohort_partner" in f.reasons for f in found if f.seller_id == "s82737")
+    ring = {"u1372016", "u3695546", "u4188773", "u6714580", "u8564515", "u9159888"}
+    assert {b for f in found if f.seller_id == "s82737" for b in f.accounts} == ring
+    assert "s82737" not in _top(run(PuppetCohort(partner_overlap=4), events))
