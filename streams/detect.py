@@ -30,7 +30,7 @@ from streams.snapshot import seal, unseal
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 18  # bump when the engine state changes shape (3: sealed, no settings;
+SNAPSHOT_VERSION = 19  # bump when the engine state changes shape (3: sealed, no settings;
 #                        4: cohort detector gained sharing_mark; 5: sock_puppets links (IP, seller);
 #                        6: cohort detector gained trait_min and unshown_worth;
 #                        7: fake_reviews keeps the devices accounts order from;
@@ -46,7 +46,9 @@ SNAPSHOT_VERSION = 18  # bump when the engine state changes shape (3: sealed, no
 #                        16: cohort keeps each buyer's sellers and the pairs buyers split over;
 #                        17: sock_puppets keeps the clusters behaving as puppets per seller;
 #                        18: cohort keeps the crews proven per seller (partner_balance,
-#                            partner_share); circular_trading's drift 0.45 and full 3.5)
+#                            partner_share); circular_trading's drift 0.45 and full 3.5;
+#                        19: cohort gained partner_overlap; sock_puppets' w_push 4: a
+#                            restored detector keeps its parameters, so old ones are refused)
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:
