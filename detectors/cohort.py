@@ -838,8 +838,7 @@ class PuppetCohort(Detector):
             chance = self._co_rate * len(cand) * len(self._cand.get(o, ()))
             found = self._pair_cohort(s, o, shared, volume, chance, now, "linked",
                                       looks=min(len(tried), self.max_siblings), waive=waive)
-            if found is not None and (best is None or found[0].surprise > best[0].surprise):
-                best = found
+            best = _stronger_found(best, found)
         return best
 
     def _pair_cohort(self, s: str, o: str, shared: list[str], volume: float, chance: float,
@@ -893,8 +892,7 @@ class PuppetCohort(Detector):
             proven = self._proven.get(x)
             if x == s or proven is None or proven[0] < cut:
                 continue
-            crew = sorted(mset & proven[1])
-            if len(crew) < max(self.partner_overlap, self.majority * len(members)):
+            if len(mset & proven[1]) < max(self.partner_overlap, self.majority * len(members)):
                 continue
             here = sum(self._pair[(b, s)][_N] for b in members)
             there = sum(self._pair[(b, x)][_N] for b in members if (b, x) in self._pair)
@@ -919,8 +917,7 @@ class PuppetCohort(Detector):
             live = [b for b in buyers if (b, s) in self._pair and (b, o) in self._pair]
             found = self._pair_cohort(s, o, live, volume, chance, now, "split",
                                       looks=len(paired), waive=waive)
-            if found is not None and (best is None or found[0].surprise > best[0].surprise):
-                best = found
+            best = _stronger_found(best, found)
         return best
 
     def _judge(self, s: str, now: int) -> Finding | None:
@@ -940,9 +937,10 @@ class PuppetCohort(Detector):
             return None
         finding, marks = self._finding(s, best, score, group, devotion)
         if best.partner is None and best.surprise >= self.full:
-            # a crew proven here: the other clients it may serve are judged next
+            # a crew proven here: the other clients it may serve (every seller where
+            # ``partner_overlap`` of it bought, the linked seller and siblings among them) are
+            # judged next
             self._proven[s] = (finding.ts, frozenset(best.members))
-            self._dirty.update(x for x in (best.linked, *group[1:]) if x is not None)
             self._dirty.update(self._crew_sellers(s, best.members))
         for b, v in marks.items():
             if v >= self.crew_min:

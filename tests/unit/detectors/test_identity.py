@@ -375,10 +375,11 @@ def test_a_review_counts_once_and_only_while_the_order_it_names_is_live():
 
 
 def _small_card_crew(praise_client: float) -> tuple[list[Event], list[str]]:
-    """Held-out world 11802 of issue 10 (slow wash s15075): four aged accounts on one card,
-    each with its own device and address, 12 orders at ``s_card`` over eight days, among the
-    shop's 90 orders from its own customers, and each a few camouflage orders at shops of its
-    own; reviewed 75 % at the client against 17 % elsewhere."""
+    """After world 11802 of issue 10 (slow wash s15075: four aged accounts linked there by one
+    home IP at the shop; here by one card): each with its own device and address, 12 orders at
+    ``s_card`` over eight days, among the shop's 90 orders from its own customers, and each a
+    few camouflage orders at shops of its own; reviewed 75 % at the client against 17 %
+    elsewhere."""
     w = World(days=10)
     rng = random.Random(13)
     crew = [f"crew{i}" for i in range(4)]
