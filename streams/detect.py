@@ -30,7 +30,7 @@ from streams.snapshot import seal, unseal
 
 __all__ = ["DetectionStage", "output_id", "SNAPSHOT_VERSION"]
 
-SNAPSHOT_VERSION = 19  # bump when the engine state changes shape (3: sealed, no settings;
+SNAPSHOT_VERSION = 20  # bump when the engine state changes shape (3: sealed, no settings;
 #                        4: cohort detector gained sharing_mark; 5: sock_puppets links (IP, seller);
 #                        6: cohort detector gained trait_min and unshown_worth;
 #                        7: fake_reviews keeps the devices accounts order from;
@@ -48,7 +48,9 @@ SNAPSHOT_VERSION = 19  # bump when the engine state changes shape (3: sealed, no
 #                        18: cohort keeps the crews proven per seller (partner_balance,
 #                            partner_share); circular_trading's drift 0.45 and full 3.5;
 #                        19: cohort gained partner_overlap; sock_puppets' w_push 4: a
-#                            restored detector keeps its parameters, so old ones are refused)
+#                            restored detector keeps its parameters, so old ones are refused;
+#                        20: cohort keeps each seller's pairs by last-order hour and the
+#                            market's pairs that stopped buying (departure; quiet_ms))
 
 
 def output_id(item: Alert | BlacklistEntry | CreditScore) -> str:

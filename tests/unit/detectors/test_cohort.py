@@ -18,6 +18,7 @@ from tests.fixtures.cases import (
     proxy_ring_without_identifiers,
     regulars_amid_a_proxy_crew,
     ring_diluted_at_both_clients,
+    ring_from_the_streams_first_hours_vs_shop_closing,
     shop_that_is_all_a_ring_vs_codes_and_goods,
 )
 from tests.unit.detectors.support import run
@@ -397,11 +398,12 @@ def test_a_crews_second_client_needs_no_gate_of_its_own_where_it_buys_as_there()
     top = _top(run(PuppetCohort(), events))
     assert top.get("s049", 0) >= 0.8 and top.get("s040", 0) >= 0.8
     assert not {"s011", "s006", "s024", "s003", "s034", "s017"} & set(top)
-    # without the partner rule the second client is never alerted
-    blind = _top(run(PuppetCohort(partner_share=2.0), events))
+    # without the partner rule the second client is alerted only once the crew has left it
+    # (`_departure`); without either, never
+    blind = _top(run(PuppetCohort(partner_share=2.0, quiet_ms=10**12), events))
     assert blind.get("s049", 0) >= 0.8 and "s040" not in blind
     # nor when the crew places too little there (half of what it places at the proven one)
-    assert "s040" not in _top(run(PuppetCohort(partner_balance=2.0), events))
+    assert "s040" not in _top(run(PuppetCohort(partner_balance=2.0, quiet_ms=10**12), events))
 
 
 def test_a_second_client_left_before_the_crew_was_proven_is_judged_again():
@@ -421,7 +423,30 @@ def test_a_second_client_left_before_the_crew_was_proven_is_judged_again():
     found = run(PuppetCohort(), events)
     top = _top(found)
     assert top.get("s36790", 0) >= 0.8 and top.get("s82737", 0) >= 0.7
-    assert all("cohort_partner" in f.reasons for f in found if f.seller_id == "s82737")
+    assert any("cohort_partner" in f.reasons for f in found if f.seller_id == "s82737")
     ring = {"u1372016", "u3695546", "u4188773", "u6714580", "u8564515", "u9159888"}
     assert {b for f in found if f.seller_id == "s82737" for b in f.accounts} == ring
-    assert "s82737" not in _top(run(PuppetCohort(partner_overlap=4), events))
+    # Once the six have been quiet for days they also left together (`_departure`); without
+    # that, and with four required, s82737 is never alerted.
+    assert "s82737" not in _top(run(PuppetCohort(partner_overlap=4, quiet_ms=10**12), events))
+
+
+def _max_departure(det: PuppetCohort, events: list, seller: str) -> tuple[float, float]:
+    """The largest departure surprise judged at ``seller``, and its top finding score."""
+    det.trace = []
+    top = _top(run(det, events)).get(seller, 0.0)
+    return max((t[3]["departure"] for t in det.trace if t[0] == seller), default=0.0), top
+
+
+def test_a_crew_that_left_together_is_judged_on_it_but_a_shop_that_closed_is_not():
+    """Golden case ring_from_the_streams_first_hours_vs_shop_closing (held-out world 12104 of
+    issue 10): a crew buying from the stream's first hours, when every regular arrives too,
+    shows its synchrony only when it stops while the client's customers go on. A shop whose
+    regulars all stop because it closed is no such departure: nobody buys there after."""
+    events = events_of(ring_from_the_streams_first_hours_vs_shop_closing)
+    client, closing = "s039", "s005"
+    left, score = _max_departure(PuppetCohort(), events, client)
+    assert left >= 4.0 and score >= 0.8
+    assert _max_departure(PuppetCohort(), events, closing) == (0.0, 0.0)
+    # Without departures (nobody is ever quiet long enough) the crew is not even alerted.
+    assert _max_departure(PuppetCohort(quiet_ms=10**12), events, client) == (0.0, 0.0)
