@@ -233,9 +233,10 @@ class PuppetCohort(Detector):
       [7 days]: arrivals before then are judged only for members that started late: a
       customer of old buying at the rate it shows is first seen after an exponential wait,
       and a first order this late has probability under ``late_p`` [0.2].
-    * ``quiet_ms`` [1 day]: the least quiet after a member's last order here before it can
-      have left (and, at the rate it bought here, a quiet that long must have probability
-      under ``late_p``).
+    * ``quiet_ms`` [3 days]: the least quiet after a member's last order here before it can
+      have left (longer than a weekend: regulars who buy on weekdays are quiet every Saturday
+      and Sunday together), and a steady customer with its orders here must be quiet that
+      long with probability under ``late_p`` (`_gone`).
     * ``wave_ms`` [1 h]: two members' orders this close are in one wave.
     * ``band`` [0.05]: log-amount half-width of "the same amount".
     * ``household`` [3], ``crowd`` [5], ``ip_crowd`` [4]: members on one device, on one card or
@@ -295,7 +296,7 @@ class PuppetCohort(Detector):
       in a concentrated market are often first seen lately, since low-activity buyers pass the
       devotion test most easily (golden case ``sparse_farm_without_texts``).
     * ``cap_volume`` [10], ``cap_devotion`` [4], ``cap_praise`` [4], ``cap_behaviour`` [8]
-      (each of youth, newness, waves, amounts, unshipped), ``cap_identity`` [8].
+      (each of arrival, departure, youth, waves, amounts, unshipped, devices), ``cap_identity`` [8].
     * ``sharing_mark`` [4.0]: the devices or identity surprise (log10), or the amounts
       surprise, at which sharing or paying alike is the cohort's mark; its members that lack
       one of its marks then count one strong trait less.
@@ -341,7 +342,7 @@ class PuppetCohort(Detector):
                  majority: float = 0.5, partner_balance: float = 0.5,
                  partner_share: float = 0.2, partner_overlap: int = 3,
                  arrival_warmup_ms: int = 7 * DAY_MS, late_p: float = 0.2,
-                 quiet_ms: int = DAY_MS,
+                 quiet_ms: int = 3 * DAY_MS,
                  cap_volume: float = 10.0, cap_devotion: float = 4.0, cap_praise: float = 4.0,
                  cap_behaviour: float = 8.0, cap_identity: float = 8.0,
                  min_volume: float = 1.0, min_behaviour: float = 4.0, w_volume: float = 0.5,
@@ -1058,6 +1059,9 @@ class PuppetCohort(Detector):
         flags: dict[str, set[str]] = {}
         nlp["arrival"] = self._arrival(s, members, pairs, now, flags)
         nlp["departure"] = self._departure(s, members, pairs, now, flags)
+        # One synchrony, seen at either end (`_departure`): a member's trait is the one of the
+        # test that counts.
+        flags["left" if nlp["departure"] <= nlp["arrival"] else "arrived"] = set()
         nlp["youth"] = self._youth(members, pairs, flags)
         nlp["newness"] = self._newness(members, pairs, flags)
         nlp["waves"] = self._waves(members, pairs, flags)
@@ -1241,7 +1245,9 @@ class PuppetCohort(Detector):
                     top, top_i, top_j = i - j + 1, j, i + 1
             t0 = gone[top_i][0]
             inside = _in_span(lv, t0, span)
-            members_in = sum(1 for b in members if t0 <= pairs[b][_LAST] < t0 + span)
+            # counted in the histogram's hours, as ``inside`` is
+            h0, h1 = t0 // HOUR_MS, (t0 + span) // HOUR_MS
+            members_in = sum(1 for b in members if h0 <= pairs[b][_LAST] // HOUR_MS < h1)
             others_in = max(0, inside - members_in)
             # The seller's other buyers that bought after the last of them left: a steady
             # seller keeps about (now - left) / width of them; a shop that closed keeps none.
@@ -1254,27 +1260,31 @@ class PuppetCohort(Detector):
             q = (others_in + k0 * span / width) / (others_total + k0)
             # Beyond the seller's other buyers, the market's repeat buyers that stopped then:
             # when the whole market goes quiet (an outage, the end of a replayed file), every
-            # regular stops together.
-            rest = self._repeat_pairs - k_all
-            if rest >= 50:
-                market_in = _in_span(self._gone_lasts, t0, span)
-                q = max(q, max(0, market_in - top) / rest)
+            # regular stops together. Counted at the last refit, the members among them (they
+            # may have stopped since) are not taken out: the share errs high.
+            if self._repeat_pairs - k_all >= 50:
+                q = max(q, _in_span(self._gone_lasts, t0, span) / self._repeat_pairs)
+            # the places a busiest span can start, and the three spans tried
             v = binomial_tail_nlp(top, k_all, self._margin(q, self.margin_arrival),
-                                  self.n_max) - math.log10(width / span)
+                                  self.n_max) - math.log10(width / span) - math.log10(3)
             if v > best:
                 best, hits = v, {b for _, b in gone[top_i:top_j]}
-        flags["left"] = hits
+        # a member's trait only where the cohort's own test found the departure
+        flags["left"] = hits if best >= self.trait_min else set()
         return min(self.cap_behaviour, best)
 
     def _gone(self, pair: list[Any], now: int) -> bool:
         """Whether a member stopped buying here: quiet for ``quiet_ms`` at least, and for
-        longer than a customer buying at the rate it showed (its orders over its span here, at
-        least a day) would be, with probability under ``late_p``."""
+        longer than a steady customer with its orders here would be, with probability under
+        ``late_p``. ``n`` orders over a span ``a`` (at least a day) are ``n - 1`` gaps; with
+        the rate unknown (a flat prior on it), a quiet of ``q`` has probability
+        ``(1 + q / a) ** -(n - 1)``: one order says nothing of a rate, and two a day apart
+        need four days of quiet."""
         quiet = now - pair[_LAST]
-        if quiet < self.quiet_ms:
+        if quiet < self.quiet_ms or pair[_N] < 2:
             return False
         active = max(DAY_MS, pair[_LAST] - pair[_FIRST])
-        return pair[_N] * quiet / active > -math.log(self.late_p)
+        return (1 + quiet / active) ** -(pair[_N] - 1) < self.late_p
 
     def _youth(self, members: list[str], pairs: dict[str, list[Any]],
                flags: dict[str, set[str]]) -> float:
@@ -1605,7 +1615,8 @@ class PuppetCohort(Detector):
         mset = set(members)
         order_ids = [r[3] for r in self._recent.get(s, ()) if r[0] in mset]
         ts = max(p[_LAST] for p in pairs.values())
-        named = sorted((k for k in (*_BEHAVIOUR, "identity") if nlp[k] >= 2.0),
+        weaker = "departure" if nlp["departure"] <= nlp["arrival"] else "arrival"
+        named = sorted((k for k in (*_BEHAVIOUR, "identity") if nlp[k] >= 2.0 and k != weaker),
                        key=lambda k: -nlp[k])
         words = {"arrival": "arriving together", "departure": "leaving together",
                  "youth": "young accounts", "newness": "accounts new to the platform",

@@ -20,6 +20,7 @@ from tests.fixtures.cases import (
     ring_diluted_at_both_clients,
     ring_from_the_streams_first_hours_vs_shop_closing,
     shop_that_is_all_a_ring_vs_codes_and_goods,
+    weekday_regulars_over_a_weekend,
 )
 from tests.unit.detectors.support import run
 
@@ -398,12 +399,11 @@ def test_a_crews_second_client_needs_no_gate_of_its_own_where_it_buys_as_there()
     top = _top(run(PuppetCohort(), events))
     assert top.get("s049", 0) >= 0.8 and top.get("s040", 0) >= 0.8
     assert not {"s011", "s006", "s024", "s003", "s034", "s017"} & set(top)
-    # without the partner rule the second client is alerted only once the crew has left it
-    # (`_departure`); without either, never
-    blind = _top(run(PuppetCohort(partner_share=2.0, quiet_ms=10**12), events))
+    # without the partner rule the second client is never alerted
+    blind = _top(run(PuppetCohort(partner_share=2.0), events))
     assert blind.get("s049", 0) >= 0.8 and "s040" not in blind
     # nor when the crew places too little there (half of what it places at the proven one)
-    assert "s040" not in _top(run(PuppetCohort(partner_balance=2.0, quiet_ms=10**12), events))
+    assert "s040" not in _top(run(PuppetCohort(partner_balance=2.0), events))
 
 
 def test_a_second_client_left_before_the_crew_was_proven_is_judged_again():
@@ -423,12 +423,10 @@ def test_a_second_client_left_before_the_crew_was_proven_is_judged_again():
     found = run(PuppetCohort(), events)
     top = _top(found)
     assert top.get("s36790", 0) >= 0.8 and top.get("s82737", 0) >= 0.7
-    assert any("cohort_partner" in f.reasons for f in found if f.seller_id == "s82737")
+    assert all("cohort_partner" in f.reasons for f in found if f.seller_id == "s82737")
     ring = {"u1372016", "u3695546", "u4188773", "u6714580", "u8564515", "u9159888"}
     assert {b for f in found if f.seller_id == "s82737" for b in f.accounts} == ring
-    # Once the six have been quiet for days they also left together (`_departure`); without
-    # that, and with four required, s82737 is never alerted.
-    assert "s82737" not in _top(run(PuppetCohort(partner_overlap=4, quiet_ms=10**12), events))
+    assert "s82737" not in _top(run(PuppetCohort(partner_overlap=4), events))
 
 
 def _max_departure(det: PuppetCohort, events: list, seller: str) -> tuple[float, float]:
@@ -450,3 +448,17 @@ def test_a_crew_that_left_together_is_judged_on_it_but_a_shop_that_closed_is_not
     assert _max_departure(PuppetCohort(), events, closing) == (0.0, 0.0)
     # Without departures (nobody is ever quiet long enough) the crew is not even alerted.
     assert _max_departure(PuppetCohort(quiet_ms=10**12), events, client) == (0.0, 0.0)
+
+
+def test_regulars_quiet_over_a_weekend_have_not_left():
+    """Golden case weekday_regulars_over_a_weekend (found in review): twelve regulars who buy
+    on weekdays only go quiet together every Saturday. The quiet must outlast a weekend
+    (``quiet_ms``) and be unlikely for a steady customer with as many orders (`_gone`);
+    with a day's quiet and a loose rate test they read as a crew leaving."""
+    from credence.contract import DAY_MS
+
+    events = events_of(weekday_regulars_over_a_weekend)
+    shop = "s003"
+    assert _max_departure(PuppetCohort(), events, shop) == (0.0, 0.0)
+    left, score = _max_departure(PuppetCohort(quiet_ms=DAY_MS, late_p=0.5), events, shop)
+    assert left >= 3.0 and score > 0.6
