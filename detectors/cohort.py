@@ -177,6 +177,12 @@ def _hits_within(t: np.ndarray, c: np.ndarray, w: int) -> tuple[np.ndarray, np.n
     return left, right
 
 
+def _weaker_synchrony(nlp: dict[str, float]) -> str:
+    """Arrival and departure are one synchrony seen at either end (`PuppetCohort._departure`):
+    the test that does not count (departure on a tie)."""
+    return "departure" if nlp["departure"] <= nlp["arrival"] else "arrival"
+
+
 def _member_weight(strong: list[str], weak: list[str], worth: dict[str, float],
                    base: float) -> float:
     """A member's share of the cohort's score: 0.15, 0.2 per strong trait and 0.1 per hint
@@ -296,7 +302,8 @@ class PuppetCohort(Detector):
       in a concentrated market are often first seen lately, since low-activity buyers pass the
       devotion test most easily (golden case ``sparse_farm_without_texts``).
     * ``cap_volume`` [10], ``cap_devotion`` [4], ``cap_praise`` [4], ``cap_behaviour`` [8]
-      (each of arrival, departure, youth, waves, amounts, unshipped, devices), ``cap_identity`` [8].
+      (each of arrival, departure, youth, waves, amounts, unshipped, devices),
+      ``cap_identity`` [8].
     * ``sharing_mark`` [4.0]: the devices or identity surprise (log10), or the amounts
       surprise, at which sharing or paying alike is the cohort's mark; its members that lack
       one of its marks then count one strong trait less.
@@ -1059,9 +1066,9 @@ class PuppetCohort(Detector):
         flags: dict[str, set[str]] = {}
         nlp["arrival"] = self._arrival(s, members, pairs, now, flags)
         nlp["departure"] = self._departure(s, members, pairs, now, flags)
-        # One synchrony, seen at either end (`_departure`): a member's trait is the one of the
-        # test that counts.
-        flags["left" if nlp["departure"] <= nlp["arrival"] else "arrived"] = set()
+        # One synchrony, seen at either end: a member's trait is the one of the test that counts.
+        weaker = _weaker_synchrony(nlp)
+        flags["left" if weaker == "departure" else "arrived"] = set()
         nlp["youth"] = self._youth(members, pairs, flags)
         nlp["newness"] = self._newness(members, pairs, flags)
         nlp["waves"] = self._waves(members, pairs, flags)
@@ -1120,7 +1127,7 @@ class PuppetCohort(Detector):
         # count one burst twice (held-out world 12101 of issue 10: four honest buyers with one
         # order at each of two shops cleared the gate on arrival 2.2 plus departure 1.9). Only
         # the stronger counts.
-        behaviour = sum(nlp[x] for x in _BEHAVIOUR) - min(nlp["arrival"], nlp["departure"])
+        behaviour = sum(nlp[x] for x in _BEHAVIOUR) - nlp[weaker]
         # Volume and devotion weigh half: loyal customers and a company's employees make both.
         volume = self.w_volume * (nlp["volume"] + nlp["devotion"])
         surprise = volume + behaviour + min(nlp["identity"], behaviour)
@@ -1615,7 +1622,7 @@ class PuppetCohort(Detector):
         mset = set(members)
         order_ids = [r[3] for r in self._recent.get(s, ()) if r[0] in mset]
         ts = max(p[_LAST] for p in pairs.values())
-        weaker = "departure" if nlp["departure"] <= nlp["arrival"] else "arrival"
+        weaker = _weaker_synchrony(nlp)
         named = sorted((k for k in (*_BEHAVIOUR, "identity") if nlp[k] >= 2.0 and k != weaker),
                        key=lambda k: -nlp[k])
         words = {"arrival": "arriving together", "departure": "leaving together",
