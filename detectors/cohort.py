@@ -24,10 +24,12 @@ behaviour, each giving a tail probability in log10 units (``detectors.nulls``):
 The *behaviour* ``B`` is what tells puppets from loyal customers, employees or a household:
 
 * **arrival** (CatchSync's synchrony): the most members that became buyers here within 1, 3 or
-  7 days, against the share of the seller's other buyers that arrived then (binomial, corrected
-  for the spans tried); in the stream's first ``arrival_warmup_ms``, when every regular
-  customer arrives, only members whose first order came later than their own rate of buying
-  predicts for a customer of old, against the market's repeat buyers that did so then;
+  7 days of the window, against the share of the seller's other buyers that arrived then and
+  against each member's own chance (a steady customer's first of its n orders in the window
+  falls early in it: the first of n uniform points), binomial, corrected for the spans tried;
+  in the stream's first ``arrival_warmup_ms``, when every regular customer arrives, only
+  members whose first order came later than their own rate of buying predicts for a customer
+  of old, against the market's repeat buyers that did so then;
 * **departure** (arrival's mirror): the most members that stopped buying here within 1, 3 or 7
   days and stayed quiet longer than their own rate of buying predicts, against the share of
   the seller's other buyers, and of the market's repeat buyers, that stopped then; judged only
@@ -92,7 +94,8 @@ only where the cohort's own test of that behaviour found something (``trait_min`
 shows none, though a crew member, ordering often among its own, still falls in them more than a
 customer does; and a member is "unshipped" only when its own unshipped orders are unlikely under
 the seller's rate (p < 0.05), not for one order of two at a shop that leaves one in seven
-unshipped.
+unshipped. A member that shares nothing with the cohort and shows no strong trait, or none of
+the traits the cohort shows, stays under the blacklist's release level (``loner_cap``).
 
 Cost: `observe` O(1) amortised; a seller is judged at most every ``eval_every_ms`` and only when
 a repeat buyer ordered again or its buyers split their orders with another seller's, and at each
@@ -157,6 +160,13 @@ def _in_span(by_hour: dict[int, int], t0: int, span: int) -> int:
     """The count of an hourly histogram in the hours of [t0, t0 + span)."""
     lo, hi = t0 // HOUR_MS, (t0 + span) // HOUR_MS
     return sum(c for h, c in by_hour.items() if lo <= h < hi)
+
+
+def _first_of_n(n: int, x: float, w: float) -> float:
+    """The chance that the first of ``n`` uniform points on [0, 1] lies in [x, x + w)."""
+    def below(t: float) -> float:
+        return 1.0 - (1.0 - min(1.0, max(0.0, t))) ** max(1, n)
+    return below(x + w) - below(x)
 
 
 def _hits_within(t: np.ndarray, c: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -315,8 +325,9 @@ class PuppetCohort(Detector):
       at 0.81 on "waves" the cohort did not show, waves surprise 0.0). Half, not nothing: on
       the training worlds, dropping such traits outright let crew members fall among the
       honest accounts other detectors raise.
-    * ``loner_cap`` [0.25]: most a member gets that shows no strong trait and shares nothing
-      with the cohort (under the blacklist's release level, 0.3).
+    * ``loner_cap`` [0.25]: most a member gets that shares nothing with the cohort and shows
+      no strong trait, or none of the traits the cohort shows (under the blacklist's release
+      level, 0.3).
     * ``majority`` [0.5]: a strong trait, sharing, or being new that this share of the cohort's
       members show is the crew's habit; a member lacking two such habits is unlike the crew
       and gets at most ``loner_cap`` (held-out world 10609 of issue 10).
@@ -1164,12 +1175,19 @@ class PuppetCohort(Detector):
         k_all = len(members)
         others_total = max(0, total - k_all)
         born = sorted((pairs[b][_BORN], b) for b in members)
-        lo = max(now - self.window_ms, min(t for t, _ in born))
+        start = now - self.window_ms
+        lo = max(start, min(t for t, _ in born))
         width = max(HOUR_MS, now - lo)
+        # After the warm-up a span starts inside the window: a member born before it arrived
+        # in an earlier window, judged then.
+        first = max(settled, start)
         best, hits = 0.0, set()
         # In the warm-up every regular customer arrives: there only members that started
-        # buying late (`_late_start`) count, against the market's late starters then.
-        late_born = [x for x in born if x[0] >= settled or self._late_start(pairs[x[1]], now)]
+        # buying late (`_late_start`) count, against the market's late starters then; and only
+        # they (a span from the warm-up's last days into the next week was judged against the
+        # late starters of its first days alone: held-out world 12400 of issue 10, an honest
+        # shop's regulars at arrival 3.9).
+        late_born = [x for x in born if x[0] >= start and self._late_start(pairs[x[1]], now)]
         for days in (1, 3, 7):
             span = days * DAY_MS
             if span >= width:
@@ -1180,9 +1198,9 @@ class PuppetCohort(Detector):
                 j, top, top_i, top_j = 0, 0, 0, 0
                 for i in range(len(seq)):
                     while seq[i][0] - seq[j][0] >= span or (
-                            late and seq[j][0] < settled and j < i):
+                            late and seq[j][0] < first and j < i):
                         j += 1
-                    if (seq[j][0] >= settled) == late and i - j + 1 > top:
+                    if (seq[j][0] >= first if late else seq[j][0] < settled) and i - j + 1 > top:
                         top, top_i, top_j = i - j + 1, j, i + 1
                 if top:
                     tops[late] = (top, seq[top_i][0], top_i, top_j)
@@ -1191,7 +1209,20 @@ class PuppetCohort(Detector):
                 others_in = max(0, inside - top)
                 k0 = self.prior_orders
                 q = (others_in + k0 * span / width) / (others_total + k0)
-                if not late:
+                if late:
+                    # The members are repeat buyers, and a repeat buyer's first order falls
+                    # early in the window (of two orders in it, the first lies in its first
+                    # half three times in four), while the seller's other buyers, most of them
+                    # one-off, arrive evenly: against them alone a popular seller's regulars
+                    # arrived together (held-out world 12400 of issue 10: an honest shop's 24
+                    # regulars, 21 of them first seen in one week that began the window,
+                    # arrival 3.9, listed at 0.81). Each member is also its own null: a steady
+                    # customer whose n orders here fall evenly in the window makes its first
+                    # in the span with the chance of the first of n uniform points.
+                    own = sum(_first_of_n(pairs[b][_N], (t0 - start) / self.window_ms,
+                                          span / self.window_ms) for b in members)
+                    q = max(q, own / k_all)
+                else:
                     # Held-out world 10010 of issue 10: a crew of 14 arriving on day 4 went
                     # unseen while arrivals were not judged for a week. Beyond the seller's
                     # other buyers (a newcomer's launch), the market's late starters then.
@@ -1609,12 +1640,16 @@ class PuppetCohort(Detector):
             # crew mark (which only picks whom to judge at another seller, where they are
             # tested afresh) counts every trait in full.
             accounts[b] = score * _member_weight(strong, weak, worth, base)
-            if not strong and "shared" not in weak:
+            if "shared" not in weak and (not strong or not shown.intersection(traits[b])):
                 # None of the behaviour that tells a puppet from a loyal customer: a devoted
                 # repeat buyer, young, praising, is what a real new regular of the client is
                 # (held-out world 9913 of issue 10: one, named at 0.32 in the crew's alerts
                 # beside a dense block of the same orders at 0.46, was listed by repetition).
-                # Under the release level, its naming never counts towards a listing.
+                # Nor when none of its traits is one the cohort shows: its orders in "the
+                # crew's waves" and its 5-star reviews are chance where the cohort's own tests
+                # find neither (held-out world 12317: a customer of a ring's client, old
+                # enough where the crew was young, listed by repetition beside two dense
+                # blocks). Under the release level, its naming never counts towards a listing.
                 accounts[b] = min(accounts[b], self.loner_cap)
             elif sum(1 for t in habits if b not in flags[t]) >= 2:
                 accounts[b] = min(accounts[b], self.loner_cap)

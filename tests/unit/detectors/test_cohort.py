@@ -7,6 +7,7 @@ import random
 
 from detectors.cohort import PuppetCohort
 from tests.fixtures.cases import (
+    casual_regulars_vs_crew_arriving_mid_window,
     crew_serving_two_clients,
     crew_split_evenly_at_its_clients_prices,
     crew_split_over_two_clients_vs_office,
@@ -239,6 +240,31 @@ def test_a_member_with_no_strong_trait_stays_under_the_release_level():
     assert max(uncapped.values()) > 0.3
 
 
+def _showing_none_of_the_cohorts_traits(findings) -> dict[str, float]:
+    """Members named with a strong trait but none the cohort shows, sharing nothing: their
+    best score."""
+    best: dict[str, float] = {}
+    for f in findings:
+        shown = set(f.evidence["traits_the_cohort_shows"])
+        for b, traits in f.evidence["member_traits"].items():
+            strong = set(traits) & {"arrived", "left", "wave", "amount", "unshipped"}
+            if strong and not shown & set(traits) and "shared" not in traits:
+                best[b] = max(best.get(b, 0.0), f.accounts[b])
+    return best
+
+
+def test_a_member_showing_none_of_the_cohorts_traits_stays_under_the_release_level():
+    """Held-out world 12317 of issue 10: a customer of a ring's client, named in the crew's
+    alerts on orders in "its waves" and 5-star reviews while the cohort showed neither (only
+    its members' youth, which the customer lacked), was listed by repetition beside two dense
+    blocks of the same orders. Such a member now stays under the release level (0.3)."""
+    events = events_of(regulars_amid_a_proxy_crew)
+    capped = _showing_none_of_the_cohorts_traits(run(PuppetCohort(), events))
+    assert capped and max(capped.values()) <= 0.25
+    uncapped = _showing_none_of_the_cohorts_traits(run(PuppetCohort(loner_cap=1.0), events))
+    assert max(uncapped.values()) > 0.3
+
+
 def test_shipping_is_judged_only_against_enough_of_the_sellers_own_orders():
     """Golden case digital_shop_with_regulars (held-out world 10117 of issue 10): a digital
     shop's few regulars make most of its orders from the first day, and none ship. Against the
@@ -288,6 +314,22 @@ def test_a_crew_arriving_in_the_first_week_is_judged_on_arrival_but_old_regulars
     assert _max_arrival(PuppetCohort(), events, "s037") == 0.0
     # Without the late-start filter (nobody late) the warm-up judges no arrival at all.
     assert _max_arrival(PuppetCohort(late_p=1e-9), events, "s022") == 0.0
+
+
+def test_a_popular_shops_regulars_lean_to_the_windows_start_and_did_not_arrive_together():
+    """Golden case casual_regulars_vs_crew_arriving_mid_window (held-out world 12400 of issue
+    10): a popular shop's devoted repeat buyers are those whose first order fell early in the
+    window, while its one-off buyers arrive evenly; judged against those alone, its regulars
+    arrived together (arrival 4.3, alerted at 0.84). Each member is also its own null (the
+    first of its n orders in the window), and a crew arriving mid-window still shows."""
+    events = events_of(casual_regulars_vs_crew_arriving_mid_window)
+    det = PuppetCohort()
+    det.trace = []
+    top = _top(run(det, events))
+    assert max((t[3]["arrival"] for t in det.trace if t[0] == "s006"), default=0.0) < 1.0
+    assert "s006" not in top
+    assert max(t[3]["arrival"] for t in det.trace if t[0] == "s021") >= 4.0
+    assert top["s021"] >= 0.8
 
 
 def _office_or_crew(shared: bool) -> list:
