@@ -1167,7 +1167,11 @@ class PuppetCohort(Detector):
         within ``span`` (1, 3 or 7 days), against the share of the seller's *other* buyers that
         arrived in that span (so a stream's start, when everyone arrives, or a newcomer's
         growth, when all its buyers are new, are in the null), shrunk towards a steady arrival
-        with ``prior_orders`` pseudo-buyers; corrected for the number of spans scanned."""
+        with ``prior_orders`` pseudo-buyers, and against the members' own chances (each one's
+        first of its n orders in the window, as the first of n uniform points over the time the
+        seller was open in it); corrected for the number of spans scanned. After the warm-up a
+        span starts inside the window; in the warm-up only late starters count (`_late_start`),
+        against the market's late starters then."""
         assert self._t0 is not None  # noqa: S101
         settled = self._t0 + self.arrival_warmup_ms
         arr = self._arrivals.get(s, {})
@@ -1181,6 +1185,7 @@ class PuppetCohort(Detector):
         # After the warm-up a span starts inside the window: a member born before it arrived
         # in an earlier window, judged then.
         first = max(settled, start)
+        opened = max(start, self._t0, min(arr, default=start // HOUR_MS) * HOUR_MS)
         best, hits = 0.0, set()
         # In the warm-up every regular customer arrives: there only members that started
         # buying late (`_late_start`) count, against the market's late starters then; and only
@@ -1219,8 +1224,14 @@ class PuppetCohort(Detector):
                     # arrival 3.9, listed at 0.81). Each member is also its own null: a steady
                     # customer whose n orders here fall evenly in the window makes its first
                     # in the span with the chance of the first of n uniform points.
-                    own = sum(_first_of_n(pairs[b][_N], (t0 - start) / self.window_ms,
-                                          span / self.window_ms) for b in members)
+                    # A member born before the span's earliest start could not be in it (its
+                    # chance is 0); the others' orders fall in the time the seller could have
+                    # been bought from in the window: from the window's start, the stream's, or
+                    # the seller's earliest live pair (a shop quiet for longer than the window
+                    # reopens with every pair new, its regulars coming back together).
+                    seen = now - opened
+                    own = sum(_first_of_n(pairs[b][_N], (t0 - opened) / seen, span / seen)
+                              for t, b in born if t >= first)
                     q = max(q, own / k_all)
                 else:
                     # Held-out world 10010 of issue 10: a crew of 14 arriving on day 4 went
